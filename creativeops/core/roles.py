@@ -1,0 +1,64 @@
+"""The two roles of the console and what each may do. Used by the data migration and by tests."""
+
+from __future__ import annotations
+
+OPERATORS = "operators"
+MARKETERS = "marketers"
+
+# (app_label, codename) pairs. Operators run the model's life; marketers browse what it wrote.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    OPERATORS: [
+        ("products", "view_product"),
+        ("products", "add_product"),
+        ("products", "change_product"),
+        ("products", "view_referencecreative"),
+        ("products", "add_referencecreative"),
+        ("products", "change_referencecreative"),
+        ("products", "view_datasetversion"),
+        ("training", "view_trainingrun"),
+        ("registry", "view_modelversion"),
+        ("registry", "promote_modelversion"),
+        ("registry", "rollback_modelversion"),
+        ("registry", "reject_modelversion"),
+        ("registry", "archive_modelversion"),
+        ("registry", "override_gate_modelversion"),
+        ("registry", "view_registryevent"),
+        ("inference", "view_creative"),
+        ("inference", "add_creative"),
+        ("inference", "view_driftreport"),
+        ("pipeline", "view_pipelinerun"),
+        ("pipeline", "start_pipelinerun"),
+        ("django_celery_beat", "view_periodictask"),
+        ("django_celery_beat", "change_periodictask"),
+        ("django_celery_beat", "view_crontabschedule"),
+        ("django_celery_beat", "change_crontabschedule"),
+        ("authtoken", "view_tokenproxy"),
+        ("authtoken", "add_tokenproxy"),
+        ("authtoken", "delete_tokenproxy"),
+    ],
+    MARKETERS: [
+        ("products", "view_product"),
+        ("inference", "view_creative"),
+        # "Regenerate" writes new creatives with the production model.
+        ("inference", "add_creative"),
+    ],
+}
+
+
+def sync_role_groups(apps) -> None:
+    """Create the groups and give them exactly their permissions (idempotent; usable in migrations)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for group_name, pairs in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=group_name)
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in pairs
+        ]
+        group.permissions.set(permissions)

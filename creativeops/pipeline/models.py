@@ -1,0 +1,60 @@
+"""One row per nightly (or manual) generate → snapshot → train → evaluate → register chain."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class PipelineRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (another run held the lock)"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        API = "api", "API"
+        DRIFT = "drift", "Drift"
+
+    STEPS = ("generate", "snapshot", "train", "evaluate", "register")
+
+    model_name = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    options = models.JSONField(default=dict)
+    steps = models.JSONField(default=dict, help_text="Per step: status, started_at, finished_at, error.")
+    current_step = models.CharField(max_length=16, blank=True)
+    dataset_version = models.ForeignKey(
+        "products.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    training_run = models.ForeignKey(
+        "training.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    generated_products = models.PositiveIntegerField(default=0)
+    gate_decision = models.CharField(max_length=16, blank=True)
+    gate_reason = models.TextField(blank=True)
+    skipped_because_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("start_pipelinerun", "Can start a pipeline run")]
+
+    def __str__(self) -> str:
+        return f"Pipeline run #{self.pk} ({self.status})"

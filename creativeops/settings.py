@@ -1,0 +1,266 @@
+"""CreativeOps settings. Every value that changes between environments is read in `creativeops.env`.
+
+The embedded defaults (SQLite, eager Celery, a local MLflow store, files under ./var) exist so that
+`make run` works on a bare laptop; production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL,
+MLFLOW_TRACKING_URI and SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from creativeops.env import env_bool, env_float, env_int, env_list, env_required, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("CREATIVEOPS_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """Production must set SECRET_KEY. A debug install keeps a random key of its own under DATA_DIR."""
+    configured = env_str("SECRET_KEY")
+    if configured:
+        return configured
+    if not DEBUG:
+        return env_required("SECRET_KEY", why="it signs sessions and CSRF tokens; set it when DEBUG is off.")
+    key_file = DATA_DIR / "dev_secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "django_prometheus",
+    "creativeops.core",
+    "products",
+    "training",
+    "registry",
+    "inference",
+    "creativeops.pipeline",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "creativeops.core.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "creativeops.urls"
+WSGI_APPLICATION = "creativeops.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite is the laptop default only; a busy timeout keeps the in-process worker and the web
+    # thread from failing on each other's short write locks.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (also carries the registry's "production changed" version key) -------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # A file cache, not local memory: several gunicorn workers on one laptop must see one key.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/creatives/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and artifact storage ------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env_str("CREATIVEOPS_ARTIFACT_ROOT") or DATA_DIR / "artifacts")
+MEDIA_URL = "/artifacts/"
+STORAGES = {
+    # Artifacts (dataset snapshots, model folders) go through Django's storage API so a shared
+    # volume or an S3-compatible bucket can replace the local folder without code changes.
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security (manage.py check --deploy is clean when DEBUG is off) --------------------------
+SECURE_SSL_REDIRECT = env_bool("CREATIVEOPS_SECURE_SSL_REDIRECT", not DEBUG)
+# Probes and scrapes arrive over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Request limits -------------------------------------------------------------------------
+# Bodies above this get a 413 naming the limit before any parsing (see RequestSizeLimitMiddleware).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 20_000_000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "creativeops.core.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "predict": env_str("THROTTLE_PREDICT", "120/min"),
+        "batch_predict": env_str("THROTTLE_BATCH_PREDICT", "20/min"),
+        "catalog": env_str("THROTTLE_CATALOG", "30/min"),
+        "operator": env_str("THROTTLE_OPERATOR", "30/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CreativeOps API",
+    "DESCRIPTION": "Ad creatives (headline, body, call to action) from the production model; the catalog.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+# No broker: tasks run in process (the laptop default); the same chain, the same services.
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Training is long and CPU bound: a worker must not hold a second training message it cannot start.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Longest training we allow (hard limit) plus margin: the broker must not hand an unacked message to
+# another worker while the first is still legitimately training.
+TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_SOFT_TIME_LIMIT", 2 * 3600)
+TRAINING_HARD_TIME_LIMIT = TRAINING_SOFT_TIME_LIMIT + 300
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRAINING_HARD_TIME_LIMIT + 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- MLflow ---------------------------------------------------------------------------------
+MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI") or f"sqlite:///{DATA_DIR / 'mlflow.db'}"
+MLFLOW_ARTIFACT_ROOT = env_str("MLFLOW_ARTIFACT_ROOT") or (DATA_DIR / "mlartifacts").as_uri()
+MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "creativeops")
+
+# --- The model and its lifecycle ------------------------------------------------------------
+CREATIVEOPS = {
+    "DEFAULT_MODEL_NAME": env_str("CREATIVEOPS_MODEL_NAME", "creative-generator"),
+    # Gate on ROUGE-L F1 against reference creatives (higher is better); see training/ml/evaluate.py.
+    "PRIMARY_METRIC": env_str("CREATIVEOPS_PRIMARY_METRIC", "rouge_l"),
+    "GATE_MIN_IMPROVEMENT_ABS": env_float("GATE_MIN_IMPROVEMENT_ABS", 0.0),
+    "GATE_MIN_IMPROVEMENT_REL": env_float("GATE_MIN_IMPROVEMENT_REL", 0.0),
+    "GATE_FIDELITY_TOLERANCE": env_float("GATE_FIDELITY_TOLERANCE", 0.02),
+    "GATE_MAX_LATENCY_RATIO": env_float("GATE_MAX_LATENCY_RATIO", 1.5),
+    "GOLDEN_SET_SEED": env_int("GOLDEN_SET_SEED", 20240601),
+    "GOLDEN_SET_SIZE": env_int("GOLDEN_SET_SIZE", 200),
+    "AUTO_PROMOTE": env_bool("AUTO_PROMOTE", False),
+    "GENERATE_MAX_COUNT": env_int("GENERATE_MAX_COUNT", 10_000),
+    "PREDICT_MAX_BATCH": env_int("PREDICT_MAX_BATCH", 64),
+    "PREDICT_MAX_VARIANTS": 5,
+    "PREDICT_MAX_NEW_TOKENS": env_int("PREDICT_MAX_NEW_TOKENS", 96),
+    "PREDICT_MAX_TITLE_CHARS": 200,
+    "PREDICT_MAX_DESCRIPTION_CHARS": env_int("PREDICT_MAX_DESCRIPTION_CHARS", 2000),
+    "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
+    "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
+    "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),
+    "RETENTION_DAYS": env_int("RETENTION_DAYS", 30),
+    "STALE_RUN_MINUTES": env_int("STALE_RUN_MINUTES", 10),
+    "DRIFT_PSI_THRESHOLD": env_float("DRIFT_PSI_THRESHOLD", 0.2),
+    "DRIFT_TRIGGERS_PIPELINE": env_bool("DRIFT_TRIGGERS_PIPELINE", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

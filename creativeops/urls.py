@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from creativeops.core import views as core_views
+
+api_v1 = [
+    path("", include("products.urls")),
+    path("", include("registry.urls")),
+    path("", include("inference.urls")),
+    path("", include("creativeops.pipeline.urls")),
+]
+
+urlpatterns = [
+    path("health", core_views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("creatives/", include("inference.page_urls")),
+    path("", include("django_prometheus.urls")),
+]

@@ -1,0 +1,3 @@
+
+app_name = "creatives"
+urlpatterns: list = []

@@ -1,0 +1,119 @@
+"""The catalog and the immutable dataset versions cut from it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Tone(models.TextChoices):
+    BOLD = "bold", "Bold"
+    LUXURY = "luxury", "Luxury"
+    VALUE = "value", "Value"
+    PLAYFUL = "playful", "Playful"
+
+
+class ProductQuerySet(models.QuerySet):
+    def with_creatives(self):
+        return self.prefetch_related("reference_creatives")
+
+    def search(self, text: str):
+        if not text:
+            return self
+        return self.filter(models.Q(sku__icontains=text) | models.Q(title__icontains=text))
+
+
+class Product(models.Model):
+    class Source(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        IMPORTED = "imported", "Imported"
+
+    sku = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    category = models.CharField(max_length=64, db_index=True)
+    brand = models.CharField(max_length=100, db_index=True)
+    description = models.TextField(max_length=5000)
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    rating = models.DecimalField(
+        max_digits=2, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(5)]
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.GENERATED, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="product_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=0, rating__lte=5), name="product_rating_0_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.title}"
+
+
+class ReferenceCreative(models.Model):
+    """A creative a person (or the generator) wrote for a product: the model's training target."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reference_creatives")
+    tone = models.CharField(max_length=16, choices=Tone.choices)
+    headline = models.CharField(max_length=200)
+    body = models.TextField(max_length=1000)
+    cta = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["product_id", "tone"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "tone"], name="reference_creative_one_per_tone")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} [{self.tone}] {self.headline}"
+
+
+class DatasetVersion(models.Model):
+    """A snapshot of the catalog, written once as Parquet with its SHA-256; never changed afterwards."""
+
+    class Kind(models.TextChoices):
+        TRAINING = "training", "Training (catalog snapshot)"
+        GOLDEN = "golden", "Golden evaluation set (never trained on)"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+        PIPELINE = "pipeline", "Pipeline"
+        SYSTEM = "system", "System"
+
+    number = models.PositiveIntegerField(unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TRAINING)
+    file = models.CharField(max_length=500, help_text="Path of the Parquet file in artifact storage.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    row_count = models.PositiveIntegerField(help_text="Rows in the file: one per reference creative.")
+    product_count = models.PositiveIntegerField()
+    split_counts = models.JSONField(default=dict, help_text="Products per split: train / validation / test.")
+    statistics = models.JSONField(default=dict, help_text="Summary statistics, the drift baseline.")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=200, blank=True)
+    pruned_at = models.DateTimeField(null=True, blank=True, help_text="When retention deleted the file.")
+
+    class Meta:
+        ordering = ["-number"]
+        get_latest_by = "number"
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.kind}, {self.product_count} products)"

@@ -1,0 +1,115 @@
+"""Registered model versions and their append-only audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def production(self):
+        return self.filter(status=ModelVersion.Status.PRODUCTION)
+
+    def candidates(self):
+        return self.filter(status=ModelVersion.Status.CANDIDATE)
+
+    def for_name(self, name: str):
+        return self.filter(name=name)
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate (awaiting approval)"
+        REJECTED = "rejected", "Rejected"
+        PRODUCTION = "production", "Production"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=100, db_index=True)
+    version = models.PositiveIntegerField()
+    training_run = models.OneToOneField(
+        "training.TrainingRun", on_delete=models.PROTECT, related_name="model_version"
+    )
+    metrics = models.JSONField(default=dict, help_text="The training run's own final metrics.")
+    evaluation = models.JSONField(
+        default=dict,
+        help_text="The gate's comparison: candidate and production on the same test split and golden set.",
+    )
+    gate_passed = models.BooleanField(default=False)
+    gate_reason = models.TextField(blank=True)
+    artifact_uri = models.CharField(max_length=500)
+    artifact_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE, db_index=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    mlflow_version = models.CharField(
+        max_length=32, blank=True, help_text="Version in MLflow's registry mirror."
+    )
+    mlflow_synced = models.BooleanField(default=False)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="model_version_unique_number"),
+            # The invariant the whole console rests on: at most one production version per name,
+            # enforced by the database under concurrency, not by Python checks.
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(status="production"), name="model_version_one_production"
+            ),
+        ]
+        permissions = [
+            ("promote_modelversion", "Can approve and promote a model version"),
+            ("rollback_modelversion", "Can roll back to a model version"),
+            ("reject_modelversion", "Can reject a model version"),
+            ("archive_modelversion", "Can archive a model version"),
+            ("override_gate_modelversion", "Can promote a version the gate rejected"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.status})"
+
+    @property
+    def primary_metric(self) -> float | None:
+        return self.metrics.get(settings.CREATIVEOPS["PRIMARY_METRIC"])
+
+
+class RegistryEvent(models.Model):
+    """Append-only: every register, reject, approve, promote, roll back and archive, with who and why."""
+
+    class Action(models.TextChoices):
+        REGISTER = "register", "Registered"
+        REJECT = "reject", "Rejected"
+        PROMOTE = "promote", "Promoted"
+        AUTO_PROMOTE = "auto_promote", "Promoted by policy"
+        OVERRIDE_PROMOTE = "override_promote", "Promoted over the gate"
+        ROLLBACK = "rollback", "Rolled back"
+        ARCHIVE = "archive", "Archived"
+        MLFLOW_SYNC = "mlflow_sync", "Mirrored to MLflow"
+
+    model_name = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="Username, or 'system' for policy actions.")
+    from_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events_from"
+    )
+    to_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events_to"
+    )
+    reason = models.TextField()
+    metrics_snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.model_name}"
