@@ -1,0 +1,98 @@
+"""Gunicorn settings for the CreativeOps web process.
+
+Sized for CPU inference on a 2-core box: each worker process holds its own copy of the production
+model in memory and runs generation on the CPU, so processes, threads and torch's intra-op threads
+are chosen together so that their product does not oversubscribe the cores.
+Every number can be overridden from the environment without rebuilding the image.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# Two processes on two cores: a process per core gives parallel inference without two models fighting
+# over one core. Each process costs a full model in RAM, so more workers are bought with memory, and
+# horizontal scaling (more pods) is preferred to more workers per pod.
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+
+# gthread with two threads: while one thread runs the model, the other can answer /health, /ready,
+# /metrics and cheap admin or page requests, so a long generation does not fail the probes.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+
+# A batch prediction on the CPU can take tens of seconds; 60 s kills only a worker that is truly stuck
+# (gthread workers heartbeat from their main loop, not from the request threads).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# Shorter than the pod's terminationGracePeriodSeconds (45 s): in-flight requests finish on SIGTERM
+# before the kubelet sends SIGKILL.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+
+# Not preloaded: importing the app in the master would start torch's OpenMP/intra-op thread pool
+# before fork, and a forked child inherits a pool whose threads do not exist, which deadlocks or runs
+# single-threaded. Each worker imports Django (and loads the model) itself after the fork instead.
+preload_app = False
+
+# Recycling a worker reloads the model (seconds of CPU and a memory spike), so it is off by default;
+# set GUNICORN_MAX_REQUESTS only to contain a leak while it is being fixed.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+
+# Heartbeat files on tmpfs: on a disk-backed /tmp a slow fsync can make a healthy worker look dead.
+# (gunicorn creates them with mkstemp, so the shared directory is not a predictable-name risk.)
+_SHM = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+
+# Gunicorn >= 24 opens a control socket under $HOME by default; the root filesystem is read-only in
+# Kubernetes and nothing here uses gunicornc, so it stays off (older versions ignore the setting).
+control_socket_disable = True
+
+# Logs go to stdout/stderr for the container runtime to collect.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def _multiproc_dir() -> Path | None:
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    return Path(value) if value else None
+
+
+def on_starting(server):
+    """Start every master with an empty metrics directory.
+
+    prometheus_client's multiprocess mode sums the *.db files of all processes that ever wrote there;
+    files left by a previous master (a container restart keeps an emptyDir) would count dead processes'
+    counters again. The directory itself may be a mount point, so its contents are removed, not it.
+    """
+    directory = _multiproc_dir()
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in directory.iterdir():
+        if entry.is_file() or entry.is_symlink():
+            entry.unlink()
+
+
+def post_fork(server, worker):
+    """Give each worker a bounded torch thread pool.
+
+    torch defaults to one intra-op thread per core; with two workers on two cores that is four busy
+    threads fighting for two cores. One thread per worker (TORCH_NUM_THREADS) keeps them from
+    oversubscribing. torch is imported here, after the fork, never in the master.
+    """
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("TORCH_NUM_THREADS", "1")))
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges from the aggregated /metrics output."""
+    if _multiproc_dir() is None:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

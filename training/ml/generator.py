@@ -1,0 +1,203 @@
+"""Loading a verified artifact and generating creatives with it.
+
+Training evaluates through this class too, so the artifact is written and read by one piece of code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+
+from training.ml.artifact import verify_artifact
+from training.ml.formatting import SpecialIds, encode_prompt, parse_generation
+from training.ml.modeling import parameter_count, resolve_device
+from training.ml.tokenizer import TONES, load_tokenizer
+
+MAX_NEW_TOKENS_LIMIT = 512
+
+
+class CreativeGenerator:
+    """A loaded model that writes {headline, body, cta} for products in a given tone.
+
+    Variant 1 of every item is greedy (the model's best guess, reproducible); further variants are
+    sampled with nucleus sampling from a seeded generator, so they differ from it and from each other
+    yet the same request (same seed) gives the same creatives. One instance may serve several threads:
+    `generate` holds a lock, as the KV cache and random generator of a call are not shareable.
+    """
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        manifest: Mapping,
+        device: str | torch.device = "cpu",
+        *,
+        top_p: float = 0.9,
+        temperature: float = 0.8,
+        max_batch_rows: int = 512,
+    ):
+        self.device = resolve_device(str(device))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.special_ids = SpecialIds.of(tokenizer)
+        self._manifest = dict(manifest)
+        prompt_format = self._manifest.get("prompt_format", {})
+        self.max_source_tokens = int(prompt_format.get("max_source_tokens", 96))
+        self.default_max_new_tokens = int(prompt_format.get("max_target_tokens", 64))
+        self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
+        self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
+        self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu", **options) -> CreativeGenerator:
+        """Verify every file against the manifest, then load model and tokenizer (never from a hub)."""
+        manifest = verify_artifact(path)
+        tokenizer = load_tokenizer(path)
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, torch_dtype=torch.float32)
+        return cls(model, tokenizer, manifest, device, **options)
+
+    @property
+    def manifest(self) -> dict:
+        return dict(self._manifest)
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self._manifest.get("parameter_count") or parameter_count(self.model))
+
+    @property
+    def preset(self) -> str | None:
+        return self._manifest.get("preset")
+
+    @property
+    def tones(self) -> tuple[str, ...]:
+        return TONES
+
+    def generate(
+        self,
+        items: Sequence[Mapping],
+        tone: str | Sequence[str],
+        num_variants: int = 1,
+        max_new_tokens: int = 64,
+        seed: int | None = None,
+    ) -> list[list[dict]]:
+        """For each item, `num_variants` creatives `{tone, headline, body, cta}`.
+
+        `tone` is one tone for all items or one per item. All items x variants decode together in one
+        left-padded batch (split only beyond `max_batch_rows` rows, to bound memory).
+        """
+        tones = _validated_tones(items, tone)
+        _validate_items(items)
+        if not isinstance(num_variants, int) or not 1 <= num_variants <= 16:
+            raise ValueError(f"num_variants must be an integer from 1 to 16, got {num_variants!r}")
+        if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
+            raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS_LIMIT}")
+        prompts, sampled = [], []
+        for item, item_tone in zip(items, tones, strict=True):
+            prompt = encode_prompt(self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens)
+            prompts += [prompt] * num_variants
+            sampled += [variant > 0 for variant in range(num_variants)]
+        with self._lock, torch.inference_mode():
+            random = torch.Generator(device=self.device).manual_seed(0 if seed is None else int(seed))
+            generated: list[list[int]] = []
+            for start in range(0, len(prompts), self.max_batch_rows):
+                stop = start + self.max_batch_rows
+                generated += self._decode(prompts[start:stop], sampled[start:stop], max_new_tokens, random)
+        creatives = [
+            {"tone": tones[row // num_variants], **parse_generation(self.tokenizer.decode(tokens))}
+            for row, tokens in enumerate(generated)
+        ]
+        return [creatives[index : index + num_variants] for index in range(0, len(creatives), num_variants)]
+
+    def _decode(
+        self, prompts: list[list[int]], sampled: list[bool], max_new_tokens: int, random: torch.Generator
+    ) -> list[list[int]]:
+        """One forward pass per step for the whole batch, reusing the KV cache."""
+        rows, width = len(prompts), max(map(len, prompts))
+        input_ids = torch.full((rows, width), self.special_ids.pad, dtype=torch.long)
+        attention_mask = torch.zeros((rows, width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):  # left padding: every prompt ends at the last column
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            attention_mask[row, width - len(prompt) :] = 1
+        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        sample_rows = torch.tensor(sampled, device=self.device)
+        finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
+        extra = {"logits_to_keep": 1} if self._keeps_last_logits else {}
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra
+        )
+        steps = []
+        for _ in range(max_new_tokens):
+            next_tokens = self._choose(outputs.logits[:, -1, :], sample_rows, random)
+            next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
+            steps.append(next_tokens)
+            finished |= next_tokens == self.special_ids.eos
+            if bool(finished.all()):
+                break
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((rows, 1))], dim=1)
+            position_ids = position_ids[:, -1:] + 1
+            outputs = self.model(
+                input_ids=next_tokens[:, None],
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=outputs.past_key_values,
+                use_cache=True,
+            )
+        tokens = torch.stack(steps, dim=1).tolist()
+        return [_until_eos(row, self.special_ids.eos) for row in tokens]
+
+    def _choose(self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator) -> torch.Tensor:
+        logits = logits.float()
+        logits[:, self._banned] = -math.inf
+        greedy = logits.argmax(dim=-1)
+        if not bool(sample_rows.any()):
+            return greedy
+        probabilities = torch.softmax(logits / self.temperature, dim=-1)
+        sorted_probabilities, order = probabilities.sort(dim=-1, descending=True)
+        outside_nucleus = sorted_probabilities.cumsum(dim=-1) - sorted_probabilities > self.top_p
+        sorted_probabilities = sorted_probabilities.masked_fill(outside_nucleus, 0.0)
+        picked = torch.multinomial(sorted_probabilities, 1, generator=random)
+        sampled = order.gather(-1, picked).squeeze(-1)
+        return torch.where(sample_rows, sampled, greedy)
+
+
+def _until_eos(tokens: list[int], eos: int) -> list[int]:
+    return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
+
+
+def _validated_tones(items: Sequence[Mapping], tone: str | Sequence[str]) -> list[str]:
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise ValueError("items must be a non-empty list of product dicts")
+    tones = [tone] * len(items) if isinstance(tone, str) else list(tone)
+    if len(tones) != len(items):
+        raise ValueError(f"got {len(tones)} tones for {len(items)} items; pass one tone or one per item")
+    for value in tones:
+        if value not in TONES:
+            raise ValueError(f"unknown tone {value!r}; allowed tones: {', '.join(TONES)}")
+    return tones
+
+
+def _validate_items(items: Sequence[Mapping]) -> None:
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"item {index} must be a dict with title and description")
+        title, description = item.get("title"), item.get("description")
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError(f"item {index}: title must be a non-empty string")
+        if not isinstance(description, str):
+            raise ValueError(f"item {index}: description must be a string")
+        for name in ("category", "brand"):
+            if item.get(name) is not None and not isinstance(item[name], str):
+                raise ValueError(f"item {index}: {name} must be a string")
+        price = item.get("price")
+        if price is not None and (
+            isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(price) or price < 0
+        ):
+            raise ValueError(f"item {index}: price must be a non-negative number")
