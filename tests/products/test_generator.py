@@ -1,0 +1,316 @@
+"""The synthetic catalog: reproducible, realistic, and every reference creative faithful to its product.
+
+Plain pytest, no database: `products.generator` imports no Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from products import generator
+from products.generator import (
+    BODY_MAX_CHARS,
+    CATEGORIES,
+    CATEGORY_PRICE_RANGES,
+    CTA_MAX_CHARS,
+    HEADLINE_MAX_CHARS,
+    TONES,
+    VOCABULARY,
+    FactVocabulary,
+    GeneratedProduct,
+    as_record,
+    fact_violations,
+    generate_catalog,
+    iter_catalog,
+    product_source_text,
+)
+
+SKU_PATTERN = re.compile(r"[A-Z]{4}-[0-9A-F]{1,16}-[0-9]{6,8}")
+SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage() -> None:
+    """Stands in for tests/conftest.py's Django fixture: the generator touches no storage.
+
+    With both overrides this module runs without Django settings (`-p no:django`), which is
+    how the generator is meant to be used: plain Python, no database.
+    """
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> None:
+    """Stands in for tests/conftest.py's cache fixture: the generator uses no cache."""
+
+
+@pytest.fixture(scope="module")
+def catalog_10k() -> list[GeneratedProduct]:
+    return generate_catalog(10_000, seed=2024)
+
+
+def _texts_of(product: GeneratedProduct) -> list[str]:
+    return [
+        text for creative in product.creatives for text in (creative.headline, creative.body, creative.cta)
+    ]
+
+
+# ------------------------------------------------------------------------------ determinism
+
+
+def test_the_same_seed_gives_the_same_catalog() -> None:
+    assert generate_catalog(500, seed=11) == generate_catalog(500, seed=11)
+
+
+def test_different_seeds_give_different_products_and_disjoint_skus() -> None:
+    first, second = generate_catalog(500, seed=1), generate_catalog(500, seed=2)
+
+    assert {product.sku for product in first}.isdisjoint(product.sku for product in second)
+    differing = sum(a.title != b.title or a.description != b.description for a, b in zip(first, second))
+    assert differing > 450
+
+
+def test_chunked_iteration_equals_one_shot_generation() -> None:
+    """Chunk sizes that cut through the generator's internal seeding blocks, in any order."""
+    whole = generate_catalog(1_200, seed=5)
+
+    for chunk_size in (1, 97, 256, 300):
+        chunks = [
+            list(iter_catalog(min(chunk_size, 1_200 - start), seed=5, start=start))
+            for start in range(0, 1_200, chunk_size)
+        ]
+        assert [product for chunk in chunks for product in chunk] == whole
+    assert list(iter_catalog(3, seed=5, start=1_000)) == whole[1_000:1_003]
+    assert list(islice(iter_catalog(1_200, seed=5), 700, 705)) == whole[700:705]
+
+
+def test_each_product_consumes_the_declared_number_of_draws() -> None:
+    """Chunks that start mid-block skip a fixed number of draws per product; this keeps it exact."""
+    calls = 0
+    uniform = random.Random(0).random
+
+    def counting_draw() -> float:
+        nonlocal calls
+        calls += 1
+        return uniform()
+
+    for index in range(200):
+        before = calls
+        generator._build_product(counting_draw, "0", index)
+        assert calls - before == generator._DRAWS_PER_PRODUCT
+
+
+def test_output_does_not_depend_on_the_hash_seed() -> None:
+    script = (
+        "import hashlib; from products.generator import generate_catalog; "
+        "print(hashlib.sha256(repr(generate_catalog(300, seed=9)).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={"PYTHONHASHSEED": hash_seed},
+            cwd=Path(generator.__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in ("0", "1", "4242")
+    }
+    assert digests == {hashlib.sha256(repr(generate_catalog(300, seed=9)).encode()).hexdigest()}
+
+
+def test_arguments_are_checked_when_called_not_when_iterated() -> None:
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*64\), got -1"):
+        iter_catalog(10, seed=-1)
+    with pytest.raises(ValueError, match="count and start must be >= 0, got count=-5, start=0"):
+        iter_catalog(-5, seed=1)
+    with pytest.raises(ValueError, match="a catalog holds at most 100,000,000 products"):
+        iter_catalog(2, seed=1, start=99_999_999)
+    assert generate_catalog(0, seed=1) == []
+
+
+# ------------------------------------------------------------------------------ catalog shape
+
+
+def test_skus_are_unique_well_formed_and_short(catalog_10k: list[GeneratedProduct]) -> None:
+    skus = [product.sku for product in catalog_10k]
+
+    assert len(set(skus)) == len(skus)
+    assert all(SKU_PATTERN.fullmatch(sku) and len(sku) <= 32 for sku in skus)
+    largest = next(iter_catalog(1, seed=2**64 - 1, start=99_999_999))
+    assert largest.sku.endswith("-FFFFFFFFFFFFFFFF-99999999") and len(largest.sku) <= 32
+
+
+def test_prices_sit_in_their_category_range_with_store_endings(catalog_10k: list[GeneratedProduct]) -> None:
+    for product in catalog_10k:
+        low, high = CATEGORY_PRICE_RANGES[product.category]
+        assert Decimal(0) < low <= product.price <= high, product
+        assert product.price.as_tuple().exponent == -2
+        assert str(product.price)[-3:] in {".99", ".49", ".95", ".00"}
+
+
+def test_ratings_are_one_decimal_between_1_and_5_mostly_high(catalog_10k: list[GeneratedProduct]) -> None:
+    ratings = [product.rating for product in catalog_10k]
+
+    assert all(Decimal("1.0") <= rating <= Decimal("5.0") for rating in ratings)
+    assert all(rating.as_tuple().exponent == -1 for rating in ratings)
+    typical = sum(Decimal("3.5") <= rating <= Decimal("4.9") for rating in ratings)
+    assert typical / len(ratings) > 0.8
+
+
+def test_every_category_appears_with_its_own_brands(catalog_10k: list[GeneratedProduct]) -> None:
+    brands_by_category: dict[str, set[str]] = defaultdict(set)
+    for product in catalog_10k:
+        brands_by_category[product.category].add(product.brand)
+
+    assert len(CATEGORIES) >= 8
+    assert sorted(brands_by_category) == sorted(CATEGORIES)
+    assert all(5 <= len(brands) <= 8 for brands in brands_by_category.values())
+    assert sum(len(brands) for brands in brands_by_category.values()) == len(VOCABULARY.all_brands)
+    assert len(set(VOCABULARY.all_brands)) == len(VOCABULARY.all_brands)
+
+
+def test_titles_and_descriptions_read_like_a_store(catalog_10k: list[GeneratedProduct]) -> None:
+    for product in catalog_10k:
+        assert product.brand in product.title and product.spec in product.title
+        assert len(product.title) <= 120
+        assert product.material in product.description
+        description = product.description.casefold()
+        assert all(feature.casefold() in description for feature in product.features)
+        assert 2 <= len(SENTENCE_END.findall(product.description)) <= 4, product.description
+    assert len({product.title for product in catalog_10k}) > 7_000
+
+
+def test_every_product_has_one_bounded_creative_per_tone(catalog_10k: list[GeneratedProduct]) -> None:
+    for product in catalog_10k:
+        assert tuple(creative.tone for creative in product.creatives) == TONES
+        for creative in product.creatives:
+            assert 0 < len(creative.headline) <= HEADLINE_MAX_CHARS
+            assert 0 < len(creative.body) <= BODY_MAX_CHARS
+            assert 1 <= len(SENTENCE_END.findall(creative.body)) <= 2, creative.body
+            assert 0 < len(creative.cta) <= CTA_MAX_CHARS
+
+
+def test_as_record_gives_the_api_fields() -> None:
+    product = generate_catalog(1, seed=3)[0]
+
+    assert as_record(product) == {
+        "sku": product.sku,
+        "title": product.title,
+        "category": product.category,
+        "brand": product.brand,
+        "description": product.description,
+        "price": str(product.price),
+        "rating": float(product.rating),
+    }
+
+
+# ------------------------------------------------------------------------------ faithful copy
+
+
+def test_reference_creatives_state_only_facts_of_their_product() -> None:
+    for product in generate_catalog(5_000, seed=77):
+        source = product_source_text(product)
+        for text in _texts_of(product):
+            assert fact_violations(text, brand=product.brand, noun=product.noun, source_text=source) == [], (
+                text
+            )
+
+
+def test_most_creatives_name_the_brand_and_the_product() -> None:
+    products = generate_catalog(2_000, seed=78)
+    bodies = [(product, creative.body) for product in products for creative in product.creatives]
+
+    with_brand = sum(product.brand in body for product, body in bodies)
+    with_noun = sum(product.noun.casefold() in body.casefold() for product, body in bodies)
+    assert with_brand / len(bodies) > 0.7
+    assert with_noun / len(bodies) > 0.7
+
+
+def test_fact_violations_reports_invented_numbers_brands_and_products() -> None:
+    product = generate_catalog(1, seed=7)[0]
+    source = product_source_text(product)
+    invented = next(number for number in range(11, 100) if str(number) not in source)
+    other_brand = next(brand for brand in VOCABULARY.all_brands if brand != product.brand)
+    other_noun = next(noun for noun in VOCABULARY.all_nouns if noun.casefold() not in source.casefold())
+    text = (
+        f"Save {invented}% on the {product.brand} {product.noun}, with a free {other_noun} by {other_brand}."
+    )
+
+    assert fact_violations(text, brand=product.brand, noun=product.noun, source_text=source) == [
+        f"number '{invented}' does not appear in the product facts",
+        f"mentions another brand: {other_brand}",
+        f"mentions another product: {other_noun}",
+    ]
+
+
+def test_fact_violations_accepts_the_products_own_numbers() -> None:
+    product = generate_catalog(1, seed=7)[0]
+    text = f"{product.brand.upper()} {product.spec} {product.noun}s, now ${product.price}!"
+
+    assert (
+        fact_violations(
+            text, brand=product.brand, noun=product.noun, source_text=product_source_text(product)
+        )
+        == []
+    )
+
+
+def test_fact_violations_matches_whole_phrases_longest_first() -> None:
+    vocabulary = FactVocabulary(
+        brands=("Acme", "Acme Pro", "Zenith"), nouns=("knife", "chef's knife", "tent")
+    )
+    source = "Acme Pro 8-Inch Chef's Knife\nA sharp knife.\nAcme Pro\n$1,299.00"
+
+    def check(text: str) -> list[str]:
+        return vocabulary.fact_violations(text, brand="Acme Pro", noun="chef's knife", source_text=source)
+
+    assert check("The Acme Pro chef's knife: an 8-inch knife for $1299") == []
+    assert check("Acme tents and Zenith gear, 2 of them, 8.5 inches") == [
+        "number '2' does not appear in the product facts",
+        "number '8.5' does not appear in the product facts",
+        "mentions another brand: Acme",
+        "mentions another brand: Zenith",
+        "mentions another product: tent",
+    ]
+    assert check("Acmeish contents") == []
+
+
+# ------------------------------------------------------------------------------ variety
+
+
+def _shape(text: str, product: GeneratedProduct) -> str:
+    """The text with the product's facts replaced by placeholders, i.e. the template it came from."""
+    facts = {
+        product.brand: "{brand}",
+        product.noun: "{noun}",
+        product.material: "{material}",
+        product.spec: "{spec}",
+        f"${product.price}": "{price}",
+        **{feature: "{feature}" for feature in product.features},
+    }
+    shape = text.casefold()
+    for fact in sorted(facts, key=len, reverse=True):
+        shape = shape.replace(fact.casefold(), facts[fact])
+    return shape
+
+
+def test_every_tone_has_many_phrasings() -> None:
+    products = generate_catalog(2_000, seed=99)
+
+    for position, tone in enumerate(TONES):
+        creatives = [(product, product.creatives[position]) for product in products]
+        headlines = Counter(_shape(creative.headline, product) for product, creative in creatives)
+        ctas = {creative.cta for _, creative in creatives}
+        assert len(headlines) >= 8, (tone, headlines)
+        assert len(ctas) >= 6, (tone, ctas)
+        assert headlines.most_common(1)[0][1] < 0.2 * len(products), (tone, headlines.most_common(3))
