@@ -55,6 +55,14 @@ class PipelineRun(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("start_pipelinerun", "Can start a pipeline run")]
+        constraints = [
+            # The pipeline lock: one queued or running run per registered model, held by the database.
+            models.UniqueConstraint(
+                fields=["model_name"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="pipeline_one_active_run_per_model",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Pipeline run #{self.pk} ({self.status})"

@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default=os.environ.get("CREATIVEOPS_OPERATOR_USERNAME", "operator"))
-        parser.add_argument("--email", default=os.environ.get("CREATIVEOPS_OPERATOR_EMAIL", "operator@localhost"))
+        parser.add_argument(
+            "--email", default=os.environ.get("CREATIVEOPS_OPERATOR_EMAIL", "operator@localhost")
+        )
 
     def handle(self, *args, username: str, email: str, **options):
         user_model = get_user_model()

@@ -1,0 +1,16 @@
+from django.db import migrations
+
+
+def install(apps, schema_editor):
+    from creativeops.pipeline.schedule import install_periodic_tasks
+
+    install_periodic_tasks(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("pipeline", "0002_pipelinerun_pipeline_one_active_run_per_model"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
+
+    operations = [migrations.RunPython(install, migrations.RunPython.noop)]
