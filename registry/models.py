@@ -79,6 +79,29 @@ class ModelVersion(models.Model):
         return self.metrics.get(settings.CREATIVEOPS["PRIMARY_METRIC"])
 
 
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class RegistryEventQuerySet(models.QuerySet):
+    """Bulk `update()` and `delete()` would skip `save()`/`delete()`; they are refused here too.
+
+    On PostgreSQL a trigger (migration 0002) refuses UPDATE and DELETE for any client, raw SQL included.
+    """
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Registry events are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Registry events are append-only: they cannot be deleted.")
+
+    def for_version(self, version: ModelVersion):
+        return self.filter(models.Q(to_version=version) | models.Q(from_version=version))
+
+    def production_changes(self):
+        return self.filter(action__in=RegistryEvent.PRODUCTION_ACTIONS)
+
+
 class RegistryEvent(models.Model):
     """Append-only: every register, reject, approve, promote, roll back and archive, with who and why."""
 
@@ -91,6 +114,9 @@ class RegistryEvent(models.Model):
         ROLLBACK = "rollback", "Rolled back"
         ARCHIVE = "archive", "Archived"
         MLFLOW_SYNC = "mlflow_sync", "Mirrored to MLflow"
+
+    # Actions after which `to_version` is the production version.
+    PRODUCTION_ACTIONS = (Action.PROMOTE, Action.AUTO_PROMOTE, Action.OVERRIDE_PROMOTE, Action.ROLLBACK)
 
     model_name = models.CharField(max_length=100, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -108,8 +134,20 @@ class RegistryEvent(models.Model):
     metrics_snapshot = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = RegistryEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.model_name}"
+
+    def save(self, *args, **kwargs):
+        # Any save with a primary key would be an UPDATE (Django tries UPDATE first for a set pk).
+        if self.pk is not None:
+            raise AppendOnlyError("Registry events are append-only: an existing event cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Registry events are append-only: they cannot be deleted.")

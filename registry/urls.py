@@ -1,3 +1,16 @@
+"""The operator API of the registry, mounted under /api/v1/ by the project urls."""
+
+from django.urls import path
+
+from registry import apis
 
 app_name = "registry"
-urlpatterns: list = []
+urlpatterns = [
+    path("models/<str:name>/versions", apis.ModelVersionListApi.as_view(), name="versions"),
+    path(
+        "models/<str:name>/versions/<int:version>/promote",
+        apis.ModelVersionPromoteApi.as_view(),
+        name="promote",
+    ),
+    path("models/<str:name>/rollback", apis.ModelRollbackApi.as_view(), name="rollback"),
+]

@@ -1,0 +1,427 @@
+"""The operator console: compare a candidate with production, then promote, roll back, reject, archive.
+
+Every button is an admin action guarded by its own permission (`@admin.action(permissions=[...])`),
+shows a confirmation page with a required reason, and calls the same service as the CLI and the API.
+Versions and events are read-only here: they change only through those services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from creativeops.core.errors import ApplicationError
+from registry import selectors
+from registry.models import ModelVersion, RegistryEvent
+from registry.services import (
+    NO_PRODUCTION,
+    model_version_archive,
+    model_version_promote,
+    model_version_reject,
+    model_version_rollback,
+)
+
+STATUS_COLOURS = {
+    ModelVersion.Status.PRODUCTION: "#1e7e34",
+    ModelVersion.Status.CANDIDATE: "#1f5fa8",
+    ModelVersion.Status.REJECTED: "#b02a37",
+    ModelVersion.Status.ARCHIVED: "#6c757d",
+}
+ACTION_COLOURS = {
+    RegistryEvent.Action.PROMOTE: "#1e7e34",
+    RegistryEvent.Action.AUTO_PROMOTE: "#1e7e34",
+    RegistryEvent.Action.OVERRIDE_PROMOTE: "#b35c00",
+    RegistryEvent.Action.ROLLBACK: "#6f42c1",
+    RegistryEvent.Action.REJECT: "#b02a37",
+    RegistryEvent.Action.ARCHIVE: "#6c757d",
+    RegistryEvent.Action.REGISTER: "#1f5fa8",
+    RegistryEvent.Action.MLFLOW_SYNC: "#6c757d",
+}
+BADGE_STYLE = (
+    "display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-weight:600;background:{}"
+)
+
+
+def status_badge(version: ModelVersion | None) -> str:
+    if version is None:
+        return "—"
+    colour = STATUS_COLOURS.get(version.status, "#6c757d")
+    return format_html(
+        '<span class="registry-badge registry-badge-{}" style="{}">{}</span>',
+        version.status,
+        BADGE_STYLE.format(colour),
+        version.get_status_display(),
+    )
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One console operation: how its confirmation page reads and which service it calls."""
+
+    action: str  # the admin action's name
+    title: str
+    button: str
+    single: bool  # one version at a time (production changes) or a selection
+
+
+PROMOTE = Operation("promote_action", "Approve and promote", "Yes, promote to production", single=True)
+ROLLBACK = Operation("rollback_action", "Roll back to this version", "Yes, roll back", single=True)
+REJECT = Operation("reject_action", "Reject", "Yes, reject", single=False)
+ARCHIVE = Operation("archive_action", "Archive", "Yes, archive", single=False)
+OPERATIONS = {operation.action: operation for operation in (PROMOTE, ROLLBACK, REJECT, ARCHIVE)}
+
+
+class RegistryReadOnlyMixin:
+    """Rows change only through the registry services (which write the audit events)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(RegistryReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "version_label",
+        "status_display",
+        "primary_metric_display",
+        "change_display",
+        "dataset_version_display",
+        "gate_display",
+        "created_at",
+    )
+    list_display_links = ("version_label",)
+    list_filter = ("status", "name", "gate_passed", "mlflow_synced")
+    search_fields = ("name", "gate_reason", "note")
+    list_select_related = ("training_run__dataset_version",)
+    ordering = ("name", "-version")
+    actions = ["promote_action", "rollback_action", "reject_action", "archive_action"]
+    change_form_template = "admin/registry/modelversion/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("name", "version", "status_display", "gate_display", "gate_reason")}),
+        (
+            "Lineage",
+            {
+                "fields": (
+                    "training_run_link",
+                    "dataset_version_display",
+                    "artifact_uri",
+                    "artifact_sha256",
+                    "metrics",
+                )
+            },
+        ),
+        ("Production", {"fields": ("promoted_at", "promoted_by", "note")}),
+        ("MLflow mirror", {"fields": ("mlflow_version", "mlflow_synced", "pruned_at", "created_at")}),
+    )
+    readonly_fields = (
+        "name",
+        "version",
+        "status_display",
+        "gate_display",
+        "gate_reason",
+        "training_run_link",
+        "dataset_version_display",
+        "artifact_uri",
+        "artifact_sha256",
+        "metrics",
+        "promoted_at",
+        "promoted_by",
+        "note",
+        "mlflow_version",
+        "mlflow_synced",
+        "pruned_at",
+        "created_at",
+    )
+
+    # --- columns ---------------------------------------------------------------------------------
+
+    @admin.display(description="version", ordering="version")
+    def version_label(self, version: ModelVersion) -> str:
+        return f"v{version.version}"
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, version: ModelVersion) -> str:
+        return status_badge(version)
+
+    @admin.display(description=f"{settings.CREATIVEOPS['PRIMARY_METRIC']} (test)")
+    def primary_metric_display(self, version: ModelVersion) -> str:
+        value = selectors.gate_primary_metric(version, "test")
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.display(description="± production")
+    def change_display(self, version: ModelVersion) -> str:
+        change = selectors.gate_change_against_production(version)
+        if change is None:
+            evaluation = version.evaluation or {}
+            first = evaluation and evaluation.get("production_version") is None
+            return "first model" if first and not evaluation.get("production_unavailable") else "—"
+        delta, compared_with = change
+        colour = "#1e7e34" if delta > 0 else ("#b02a37" if delta < 0 else "#555")
+        return format_html('<span style="color:{}">{} vs v{}</span>', colour, f"{delta:+.3f}", compared_with)
+
+    @admin.display(description="dataset")
+    def dataset_version_display(self, version: ModelVersion) -> str:
+        dataset = version.training_run.dataset_version
+        return f"v{dataset.number}"
+
+    @admin.display(description="gate", ordering="gate_passed")
+    def gate_display(self, version: ModelVersion) -> str:
+        colour, text = ("#1e7e34", "passed") if version.gate_passed else ("#b02a37", "rejected")
+        return format_html(
+            '<span style="color:{};font-weight:600" title="{}">{}</span>', colour, version.gate_reason, text
+        )
+
+    @admin.display(description="training run")
+    def training_run_link(self, version: ModelVersion) -> str:
+        try:
+            url = reverse("admin:training_trainingrun_change", args=[version.training_run_id])
+        except NoReverseMatch:  # the training admin is not registered
+            return f"#{version.training_run_id}"
+        return format_html('<a href="{}">#{}</a>', url, version.training_run_id)
+
+    # --- detail page -------------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if version is not None:
+            extra_context.update(self._detail_context(request, version))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _detail_context(self, request, version: ModelVersion) -> dict:
+        from training.charts import line_chart_svg
+
+        history = selectors.primary_metric_history(version.name)
+        metric = settings.CREATIVEOPS["PRIMARY_METRIC"]
+        series = {
+            f"{metric} on the golden set": history["golden"],
+            f"{metric} on its test split": history["test"],
+        }
+        chart = line_chart_svg(
+            series,
+            720,
+            260,
+            f"{metric} by version of {version.name}",
+            x_label="version",
+            x_start=history["versions"][0] if history["versions"] else 1,
+        )
+        return {
+            "comparison": selectors.version_comparison(version),
+            "history_chart": chart,
+            "events": selectors.version_events(version)[:50],
+            "available_operations": self._available_operations(request, version),
+            "status_badge_html": status_badge(version),
+            "changelist_url": reverse("admin:registry_modelversion_changelist"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+
+    def _available_operations(self, request, version: ModelVersion) -> list[Operation]:
+        """Buttons on the detail page: permitted for this user and sensible for this status."""
+        status, Status = version.status, ModelVersion.Status
+        sensible = {
+            PROMOTE.action: status in (Status.CANDIDATE, Status.REJECTED),
+            ROLLBACK.action: status != Status.PRODUCTION and selectors.was_in_production(version),
+            REJECT.action: status == Status.CANDIDATE,
+            ARCHIVE.action: status in (Status.CANDIDATE, Status.REJECTED),
+        }
+        permitted = self.get_actions(request)
+        return [OPERATIONS[name] for name, ok in sensible.items() if ok and name in permitted]
+
+    # --- permissions of the actions ----------------------------------------------------------------
+
+    def has_promote_permission(self, request) -> bool:
+        return request.user.has_perm("registry.promote_modelversion")
+
+    def has_rollback_permission(self, request) -> bool:
+        return request.user.has_perm("registry.rollback_modelversion")
+
+    def has_reject_permission(self, request) -> bool:
+        return request.user.has_perm("registry.reject_modelversion")
+
+    def has_archive_permission(self, request) -> bool:
+        return request.user.has_perm("registry.archive_modelversion")
+
+    def has_override_gate_permission(self, request) -> bool:
+        return request.user.has_perm("registry.override_gate_modelversion")
+
+    # --- actions -----------------------------------------------------------------------------------
+
+    @admin.action(permissions=["promote"], description="Approve and promote to production")
+    def promote_action(self, request, queryset):
+        def apply(version, reason, production_seen):
+            force = request.POST.get("override_gate") == "on"
+            promoted = model_version_promote(
+                version=version,
+                actor=request.user,
+                reason=reason,
+                force=force,
+                expected_production=production_seen,
+            )
+            return f"Promoted {promoted.name} v{promoted.version} to production."
+
+        return self._confirm_then_apply(request, queryset, PROMOTE, apply)
+
+    @admin.action(permissions=["rollback"], description="Roll back to this version")
+    def rollback_action(self, request, queryset):
+        def apply(version, reason, production_seen):
+            restored = model_version_rollback(
+                name=version.name,
+                to_version=version,
+                actor=request.user,
+                reason=reason,
+                expected_production=production_seen,
+            )
+            return f"Rolled {restored.name} back to v{restored.version}; it is in production again."
+
+        return self._confirm_then_apply(request, queryset, ROLLBACK, apply)
+
+    @admin.action(permissions=["reject"], description="Reject")
+    def reject_action(self, request, queryset):
+        def apply(version, reason, production_seen):
+            rejected = model_version_reject(version=version, actor=request.user, reason=reason)
+            return f"Rejected {rejected.name} v{rejected.version}."
+
+        return self._confirm_then_apply(request, queryset, REJECT, apply)
+
+    @admin.action(permissions=["archive"], description="Archive")
+    def archive_action(self, request, queryset):
+        def apply(version, reason, production_seen):
+            archived = model_version_archive(version=version, actor=request.user, reason=reason)
+            return f"Archived {archived.name} v{archived.version}."
+
+        return self._confirm_then_apply(request, queryset, ARCHIVE, apply)
+
+    def _confirm_then_apply(self, request, queryset, operation: Operation, apply):
+        """First POST: the confirmation page. Second POST (confirm=yes, with a reason): the service."""
+        versions = list(queryset.select_related("training_run__dataset_version").order_by("name", "-version"))
+        if operation.single and len(versions) != 1:
+            message = f"{operation.title}: select exactly one version (you selected {len(versions)})."
+            self.message_user(request, message, messages.ERROR)
+            return None
+        reason = (request.POST.get("reason") or "").strip()
+        confirmed = request.POST.get("confirm") == "yes"
+        if not confirmed or not reason:
+            error = "Give a reason: it is kept in the audit trail." if confirmed else None
+            return self._confirmation_page(request, versions, operation, error)
+        production_seen = _expected_production(request)
+        for version in versions:
+            try:
+                self.message_user(request, apply(version, reason, production_seen), messages.SUCCESS)
+            except ApplicationError as failure:
+                self.message_user(request, failure.message, messages.ERROR)
+        return None
+
+    def _confirmation_page(self, request, versions, operation: Operation, error: str | None):
+        names = {version.name for version in versions}
+        productions = {name: selectors.production_version(name) for name in names}
+        single_production = productions[versions[0].name] if len(names) == 1 else None
+        offers_override = (
+            operation is PROMOTE
+            and any(version.status == ModelVersion.Status.REJECTED for version in versions)
+            and self.has_override_gate_permission(request)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{operation.title}: are you sure?",
+            "opts": self.model._meta,
+            "operation": operation,
+            "versions": [
+                {
+                    "version": version,
+                    "badge": status_badge(version),
+                    "production": productions[version.name],
+                    "production_badge": status_badge(productions[version.name]),
+                    "comparison": selectors.version_comparison(version),
+                    "change": _change_text(selectors.gate_change_against_production(version)),
+                }
+                for version in versions
+            ],
+            "expected_production": (single_production.version if single_production else NO_PRODUCTION)
+            if len(names) == 1
+            else "",
+            "offers_override": offers_override,
+            "needs_override_permission": operation is PROMOTE
+            and any(version.status == ModelVersion.Status.REJECTED for version in versions)
+            and not offers_override,
+            "reason": request.POST.get("reason", ""),
+            "error": error,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+            "primary_metric": settings.CREATIVEOPS["PRIMARY_METRIC"],
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/registry/modelversion/confirm_action.html", context)
+
+
+def _change_text(change: tuple[float, int] | None) -> str | None:
+    return None if change is None else f"{change[0]:+.3f} vs v{change[1]}"
+
+
+def _expected_production(request) -> int | None:
+    raw = request.POST.get("expected_production", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@admin.register(RegistryEvent)
+class RegistryEventAdmin(RegistryReadOnlyMixin, admin.ModelAdmin):
+    """The audit trail: read-only for everyone, superusers included (the database refuses changes too)."""
+
+    list_display = (
+        "created_at",
+        "model_name",
+        "action_display",
+        "actor_label",
+        "from_label",
+        "to_label",
+        "reason_short",
+    )
+    list_filter = ("action", "model_name")
+    search_fields = ("reason", "actor_label")
+    date_hierarchy = "created_at"
+    list_select_related = ("from_version", "to_version")
+    fields = (
+        "created_at",
+        "model_name",
+        "action",
+        "actor",
+        "actor_label",
+        "from_version",
+        "to_version",
+        "reason",
+        "metrics_snapshot",
+    )
+    readonly_fields = fields
+
+    def get_actions(self, request):
+        return {}
+
+    @admin.display(description="action", ordering="action")
+    def action_display(self, event: RegistryEvent) -> str:
+        colour = ACTION_COLOURS.get(event.action, "#6c757d")
+        label = event.get_action_display()
+        return format_html('<span style="{}">{}</span>', BADGE_STYLE.format(colour), label)
+
+    @admin.display(description="from")
+    def from_label(self, event: RegistryEvent) -> str:
+        return f"v{event.from_version.version}" if event.from_version else "—"
+
+    @admin.display(description="to")
+    def to_label(self, event: RegistryEvent) -> str:
+        return f"v{event.to_version.version}" if event.to_version else "—"
+
+    @admin.display(description="reason")
+    def reason_short(self, event: RegistryEvent) -> str:
+        return event.reason if len(event.reason) <= 120 else event.reason[:119] + "…"

@@ -1,0 +1,29 @@
+"""manage.py rollback [--to VERSION] --reason "…" [--name NAME] [--actor USERNAME]"""
+
+from __future__ import annotations
+
+from registry import selectors
+from registry.management.commands._registry_command import RegistryCommand, service_errors
+from registry.services import model_version_rollback
+
+
+class Command(RegistryCommand):
+    help = "Make an earlier production version production again (default: the previous production)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--to", type=int, dest="to_version", metavar="VERSION", help="Version to return to."
+        )
+        self.add_name_argument(parser)
+        self.add_actor_arguments(parser)
+
+    def handle(self, *args, to_version: int | None, name: str, reason: str, actor: str | None, **options):
+        reason = self.reason(reason)
+        user, label = self.actor(actor)
+        previous = selectors.production_version(name)
+        with service_errors():
+            restored = model_version_rollback(
+                name=name, actor=user, reason=reason, to_version=to_version, actor_label=label
+            )
+        was = f" (v{previous.version} archived)" if previous else ""
+        self.stdout.write(self.style.SUCCESS(f"Rolled {name} back to v{restored.version}{was}."))

@@ -1,0 +1,343 @@
+"""The evaluation gate: champion (production) and challenger (candidate) scored on the same rows.
+
+Both models are loaded from their verified artifacts and score the same stable, capped sample of
+the candidate dataset's test split and of the golden set (never trained on). The rules are plain
+functions of the two score dictionaries (`gate_rules_apply`), so they can be tested with hand-made
+numbers; `evaluate_candidate` only produces the scores and the side-by-side sample outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from registry.models import ModelVersion
+
+GATE_SAMPLE_PRODUCTS = 64  # products per evaluation set: seconds on `tiny`, stable across versions
+SAMPLE_OUTPUT_PRODUCTS = 5  # products shown side by side in the console
+DATASETS = ("test", "golden")
+CANDIDATE, REJECTED = ModelVersion.Status.CANDIDATE.value, ModelVersion.Status.REJECTED.value
+LATENCY_KEYS = ("latency_ms_mean", "latency_ms_per_item")
+# transformers' from_pretrained patches process-wide torch state while it builds a model, so two
+# loads in threads of one process can corrupt each other ("Cannot copy out of meta tensor").
+_LOAD_LOCK = threading.Lock()
+FIDELITY = "fact_fidelity"
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    min_improvement_abs: float
+    min_improvement_rel: float
+    fidelity_tolerance: float
+    max_latency_ratio: float
+    primary_metric: str = "rouge_l"
+
+    @classmethod
+    def from_settings(cls) -> GateThresholds:
+        config = settings.CREATIVEOPS
+        return cls(
+            min_improvement_abs=config["GATE_MIN_IMPROVEMENT_ABS"],
+            min_improvement_rel=config["GATE_MIN_IMPROVEMENT_REL"],
+            fidelity_tolerance=config["GATE_FIDELITY_TOLERANCE"],
+            max_latency_ratio=config["GATE_MAX_LATENCY_RATIO"],
+            primary_metric=config["PRIMARY_METRIC"],
+        )
+
+    def required_improvement(self, production_value: float) -> float:
+        return max(self.min_improvement_abs, self.min_improvement_rel * abs(production_value))
+
+
+@dataclass
+class GateDecision:
+    status: str  # "candidate" or "rejected"
+    reason: str
+    evaluation: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == CANDIDATE
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    name: str
+    passed: bool
+    text: str
+    candidate: float | None = None
+    production: float | None = None
+    delta: float | None = None
+    limit: float | None = None
+
+
+def latency_of(scores: dict | None) -> float | None:
+    for key in LATENCY_KEYS:
+        if scores and scores.get(key) is not None:
+            return float(scores[key])
+    return None
+
+
+# --- Rules: plain numbers in, decision and words out ------------------------------------------------
+
+
+def gate_rules_apply(
+    *, scores: dict[str, dict], thresholds: GateThresholds, production_label: str | None = None
+) -> tuple[str, str, dict]:
+    """(status, reason, rules) from `scores` = {"test": {"candidate": {...}, "production": {...}}, ...}.
+
+    `production` is None in each set when there is no production model (the first version): the
+    candidate then passes, with its own scores in the reason. Sets without candidate scores are
+    skipped (a dataset whose test split is empty).
+    """
+    sets = {name: pair for name, pair in scores.items() if pair and pair.get("candidate")}
+    if not sets:
+        raise ValueError("no evaluation set has candidate scores")
+    if all(pair.get("production") is None for pair in sets.values()):
+        return CANDIDATE, _first_model_reason(sets, thresholds, production_label), {}
+    outcomes: list[RuleOutcome] = []
+    for name, pair in sets.items():
+        outcomes.append(_primary_rule(name, pair, thresholds))
+        outcomes.append(_fidelity_rule(name, pair, thresholds))
+    outcomes.append(_latency_rule(sets, thresholds))
+    failed = [outcome.name for outcome in outcomes if not outcome.passed]
+    status = REJECTED if failed else CANDIDATE
+    verdict = f"→ rejected (failed: {', '.join(failed)})" if failed else "→ candidate"
+    reason = "; ".join(outcome.text for outcome in outcomes) + " " + verdict
+    return status, reason, {outcome.name: asdict(outcome) for outcome in outcomes}
+
+
+def _primary_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleOutcome:
+    metric = thresholds.primary_metric
+    candidate, production = float(pair["candidate"][metric]), float(pair["production"][metric])
+    delta, required = candidate - production, thresholds.required_improvement(production)
+    passed = delta >= required - 1e-12
+    sign = "≥" if passed else "<"
+    text = (
+        f"{metric} {candidate:.3f} vs production {production:.3f} on {dataset} "
+        f"({delta:+.3f} {sign} {required:.3f})"
+    )
+    return RuleOutcome(f"{metric} on {dataset}", passed, text, candidate, production, delta, required)
+
+
+def _fidelity_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleOutcome:
+    candidate, production = float(pair["candidate"][FIDELITY]), float(pair["production"][FIDELITY])
+    delta, limit = candidate - production, -thresholds.fidelity_tolerance
+    passed = delta >= limit - 1e-12
+    sign = "≥" if passed else "<"
+    text = f"fidelity {candidate:.2f} vs {production:.2f} on {dataset} ({delta:+.3f} {sign} {limit:.3f})"
+    return RuleOutcome(f"fidelity on {dataset}", passed, text, candidate, production, delta, limit)
+
+
+def _latency_rule(sets: dict[str, dict], thresholds: GateThresholds) -> RuleOutcome:
+    """Mean per-item latency over the sets, candidate ÷ production (same batches, same process)."""
+    candidate = [latency_of(pair["candidate"]) for pair in sets.values()]
+    production = [latency_of(pair["production"]) for pair in sets.values()]
+    if None in candidate or None in production:
+        return RuleOutcome("latency", True, "latency not measured")
+    candidate_ms, production_ms = sum(candidate) / len(candidate), sum(production) / len(production)
+    ratio = candidate_ms / production_ms if production_ms > 0 else 1.0
+    passed = ratio <= thresholds.max_latency_ratio + 1e-12
+    sign = "≤" if passed else ">"
+    text = f"latency ratio {ratio:.2f} {sign} {thresholds.max_latency_ratio:.2f}"
+    limit = thresholds.max_latency_ratio
+    return RuleOutcome("latency", passed, text, candidate_ms, production_ms, ratio, limit)
+
+
+def _first_model_reason(sets: dict[str, dict], thresholds: GateThresholds, label: str | None) -> str:
+    metric = thresholds.primary_metric
+    own = ", ".join(
+        f"{metric} {pair['candidate'][metric]:.3f} and fidelity {pair['candidate'][FIDELITY]:.2f} on {name}"
+        for name, pair in sets.items()
+    )
+    why = label or "No production version yet"
+    return f"{why}: nothing to compare with; {own} → candidate"
+
+
+# --- Scoring both models on the same rows ------------------------------------------------------------
+
+
+def stable_product_sample(frame: pd.DataFrame, *, split: str | None, products: int = GATE_SAMPLE_PRODUCTS):
+    """One row (one tone) for each of up to `products` products of `split`, chosen by hashes.
+
+    Products are ranked by a hash of the sku and each keeps the tone with the lowest hash of
+    (sku, tone), so tones are spread evenly, the same frame always gives the same rows, and a
+    product keeps its place when others are added: successive versions are scored on largely the
+    same golden rows. One tone per product keeps the gate to seconds on small models.
+    """
+    rows = frame if split is None else frame[frame["split"] == split]
+    rows = rows[rows["tone"].notna()]
+    if rows.empty:
+        return rows.copy()
+    keys = pd.Series(
+        [_hash(sku, tone) for sku, tone in zip(rows["sku"], rows["tone"], strict=True)], index=rows.index
+    )
+    first_tone = keys.groupby(rows["sku"]).idxmin()
+    chosen = sorted(first_tone.items(), key=lambda item: _hash(item[0]))[:products]
+    sample = rows.loc[[index for _sku, index in chosen]].copy()
+    sample["split"] = "test"  # the golden set's rows are scored as a test split
+    return sample
+
+
+def _hash(*parts) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def _known_vocabulary(*frames: pd.DataFrame) -> tuple[list[str], list[str]]:
+    from products.generator import VOCABULARY
+
+    brands = set(VOCABULARY.all_brands)
+    for frame in frames:
+        brands.update(str(brand) for brand in frame.get("brand", pd.Series(dtype=object)).dropna())
+    return sorted(brands), sorted(VOCABULARY.all_nouns)
+
+
+def _score(generator, sample: pd.DataFrame, known_brands, known_nouns) -> dict | None:
+    from training.ml.evaluate import evaluate_generator
+
+    if sample.empty:
+        return None
+    scores = evaluate_generator(
+        generator, sample, split="test", known_brands=known_brands, known_nouns=known_nouns
+    )
+    if "latency_ms_mean" not in scores and "latency_ms_per_item" in scores:
+        scores["latency_ms_mean"] = scores["latency_ms_per_item"]
+    return {key: value for key, value in scores.items() if isinstance(value, int | float)}
+
+
+def _warm_up(generator, sample: pd.DataFrame) -> None:
+    """One short call first, so neither model's latency includes one-off start-up costs."""
+    from training.ml.evaluate import product_item
+
+    row = sample.iloc[0].to_dict()
+    generator.generate([product_item(row)], row["tone"], max_new_tokens=4)
+
+
+def _sample_outputs(candidate, production, sample: pd.DataFrame) -> list[dict]:
+    """The same products, one tone each, written by both models, beside the reference creative."""
+    from training.ml.evaluate import evaluation_rows, product_item
+
+    chosen, seen = [], set()
+    for row in evaluation_rows(sample, "test"):
+        if row["sku"] not in seen:
+            seen.add(row["sku"])
+            chosen.append(row)
+        if len(chosen) == SAMPLE_OUTPUT_PRODUCTS:
+            break
+    if not chosen:
+        return []
+    items, tones = [product_item(row) for row in chosen], [row["tone"] for row in chosen]
+    by_candidate = candidate.generate(items, tones)
+    by_production = production.generate(items, tones) if production is not None else [None] * len(chosen)
+    outputs = []
+    for row, mine, theirs in zip(chosen, by_candidate, by_production, strict=True):
+        outputs.append(
+            {
+                "sku": str(row["sku"]),
+                "title": str(row["title"]),
+                "brand": None if pd.isna(row.get("brand")) else str(row.get("brand")),
+                "tone": row["tone"],
+                "reference": {part: str(row[part]) for part in ("headline", "body", "cta")},
+                "candidate": _creative(mine[0]),
+                "production": _creative(theirs[0]) if theirs else None,
+            }
+        )
+    return outputs
+
+
+def _creative(creative: dict) -> dict:
+    return {part: creative.get(part, "") for part in ("headline", "body", "cta")}
+
+
+def _load(path):
+    from training.ml.generator import CreativeGenerator
+
+    with _LOAD_LOCK:
+        return CreativeGenerator.load(path)
+
+
+def _load_production(production: ModelVersion | None):
+    """(generator, None) or (None, why it could not be used): a broken production must not block a fix."""
+    from creativeops.core.errors import ApplicationError
+    from training.ml.artifact import ArtifactIntegrityError, sha256_of_directory
+    from training.storage import artifact_local_path
+
+    if production is None:
+        return None, None
+    try:
+        path = artifact_local_path(production.artifact_uri)
+        if sha256_of_directory(path) != production.artifact_sha256:
+            return None, f"its artifact checksum differs from the recorded {production.artifact_sha256[:12]}"
+        return _load(path), None
+    except (ArtifactIntegrityError, ApplicationError) as error:
+        return None, str(getattr(error, "message", error))
+
+
+def evaluate_candidate(
+    *,
+    candidate_artifact: str | Path,
+    production: ModelVersion | None,
+    test_frame: pd.DataFrame,
+    golden_frame: pd.DataFrame,
+    thresholds: GateThresholds | None = None,
+) -> GateDecision:
+    """Score candidate and production on the same test and golden rows and apply the rules.
+
+    `test_frame` is the candidate's dataset version (its `test` split is used); `golden_frame` is
+    the golden set. The candidate's artifact is verified while loading (ArtifactIntegrityError).
+    Runs with CREATIVEOPS["TORCH_NUM_THREADS"] intra-op threads when set: small models on a
+    shared CPU score many times faster on one thread than on threads fighting for the cores.
+    """
+    from training.ml.train import torch_threads
+
+    with torch_threads(settings.CREATIVEOPS.get("TORCH_NUM_THREADS") or None):
+        return _evaluate(candidate_artifact, production, test_frame, golden_frame, thresholds)
+
+
+def _evaluate(candidate_artifact, production, test_frame, golden_frame, thresholds) -> GateDecision:
+
+    thresholds = thresholds or GateThresholds.from_settings()
+    started = time.perf_counter()
+    samples = {
+        "test": stable_product_sample(test_frame, split="test"),
+        "golden": stable_product_sample(golden_frame, split=None),
+    }
+    known_brands, known_nouns = _known_vocabulary(test_frame, golden_frame)
+    candidate = _load(candidate_artifact)
+    champion, unavailable = _load_production(production)
+    scores: dict[str, dict] = {}
+    for name, sample in samples.items():
+        if sample.empty:
+            continue
+        for generator in (candidate, champion):
+            if generator is not None:
+                _warm_up(generator, sample)
+        scores[name] = {
+            "candidate": _score(candidate, sample, known_brands, known_nouns),
+            "production": _score(champion, sample, known_brands, known_nouns) if champion else None,
+            "products": int(sample["sku"].nunique()),
+            "rows": len(sample),
+        }
+    if not scores:
+        raise ValueError("neither the test split nor the golden set has rows to evaluate on")
+    shown = samples["golden"] if not samples["golden"].empty else samples["test"]
+    label = None
+    if production is not None and champion is None:
+        label = f"Production v{production.version} could not be scored ({unavailable})"
+    status, reason, rules = gate_rules_apply(scores=scores, thresholds=thresholds, production_label=label)
+    evaluation = {
+        **scores,
+        "rules": rules,
+        "thresholds": asdict(thresholds),
+        "primary_metric": thresholds.primary_metric,
+        "production_version": production.version if champion is not None else None,
+        "production_unavailable": unavailable,
+        "decision": status,
+        "sample_outputs": _sample_outputs(candidate, champion, shown),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return GateDecision(status=status, reason=reason, evaluation=evaluation)

@@ -1,0 +1,124 @@
+"""Factories for the registry tests: dataset versions, training runs and model versions.
+
+`artifact_make` writes a small but *real* artifact folder (files plus a manifest with checksums, as
+`training.ml.artifact` writes them) into the test's artifact storage, so promotion verifies it for
+real; `artifact_copy` does the same with a trained tiny model for the gate tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import factory
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from products.models import DatasetVersion
+from registry.models import ModelVersion
+from training.models import TrainingRun
+
+
+class RegistryDatasetVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DatasetVersion
+
+    number = factory.Sequence(lambda n: 50_000 + n)
+    file = factory.LazyAttribute(lambda version: f"datasets/v{version.number}.parquet")
+    sha256 = "d" * 64
+    size_bytes = 4096
+    row_count = 400
+    product_count = 100
+    split_counts = factory.LazyFunction(lambda: {"train": 80, "validation": 10, "test": 10})
+
+
+class RegistryTrainingRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TrainingRun
+
+    dataset_version = factory.SubFactory(RegistryDatasetVersionFactory)
+    preset = "tiny"
+    status = TrainingRun.Status.SUCCEEDED
+    metrics = factory.LazyFunction(lambda: {"rouge_l": 0.40, "fact_fidelity": 0.95})
+    artifact_uri = factory.Sequence(lambda n: f"models/factory-{n}")
+    artifact_sha256 = "a" * 64
+
+
+def evaluation_for(
+    *, test: float, golden: float, production: tuple[float, float] | None = None, against=None
+):
+    """A gate evaluation dict shaped like the real one, with hand-picked primary-metric values."""
+
+    def scores(value: float) -> dict:
+        return {"rouge_l": value, "fact_fidelity": 0.95, "distinct_2": 0.5, "latency_ms_mean": 10.0}
+
+    return {
+        "test": {"candidate": scores(test), "production": scores(production[0]) if production else None},
+        "golden": {"candidate": scores(golden), "production": scores(production[1]) if production else None},
+        "rules": {"rouge_l on test": {"passed": True}} if production else {},
+        "production_version": against,
+        "sample_outputs": [],
+    }
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    name = factory.LazyFunction(lambda: settings.CREATIVEOPS["DEFAULT_MODEL_NAME"])
+    version = factory.Sequence(lambda n: n + 1)
+    training_run = factory.SubFactory(RegistryTrainingRunFactory)
+    metrics = factory.LazyAttribute(lambda version: dict(version.training_run.metrics))
+    evaluation = factory.LazyFunction(lambda: evaluation_for(test=0.40, golden=0.38))
+    gate_passed = True
+    gate_reason = "No production version yet: nothing to compare with; rouge_l 0.400 on test → candidate"
+    artifact_uri = factory.LazyAttribute(lambda version: version.training_run.artifact_uri)
+    artifact_sha256 = factory.LazyAttribute(lambda version: version.training_run.artifact_sha256)
+    status = ModelVersion.Status.CANDIDATE
+
+
+def artifact_make(uri: str, *, seed: str = "weights") -> str:
+    """Write a small artifact (config, weights bytes, manifest with checksums) at `uri`; its sha256."""
+    from training.ml.artifact import build_manifest, sha256_of_directory, write_manifest
+
+    folder = Path(default_storage.path(uri))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "seed": seed}))
+    (folder / "model.safetensors").write_bytes(seed.encode() * 64)
+    write_manifest(folder, build_manifest(folder, preset="tiny"))
+    return sha256_of_directory(folder)
+
+
+def artifact_copy(source: Path, uri: str) -> str:
+    """Copy a trained artifact folder to `uri` in artifact storage; its sha256."""
+    from training.ml.artifact import sha256_of_directory
+
+    target = Path(default_storage.path(uri))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target)
+    os.chmod(target, 0o755)
+    return sha256_of_directory(target)
+
+
+def model_version_with_artifact(*, source: Path | None = None, **fields) -> ModelVersion:
+    """A ModelVersion whose artifact exists in storage with a matching checksum."""
+    run = RegistryTrainingRunFactory(**fields.pop("training_run_fields", {}))
+    sha = (
+        artifact_copy(source, run.artifact_uri)
+        if source
+        else artifact_make(run.artifact_uri, seed=str(run.pk))
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(artifact_sha256=sha)
+    run.refresh_from_db()
+    return ModelVersionFactory(training_run=run, **fields)
+
+
+def training_run_with_artifact(source: Path, **fields) -> TrainingRun:
+    """A succeeded training run whose trained artifact is in storage with its real checksum."""
+    run = RegistryTrainingRunFactory(**fields)
+    sha = artifact_copy(source, run.artifact_uri)
+    TrainingRun.objects.filter(pk=run.pk).update(artifact_sha256=sha)
+    run.refresh_from_db()
+    return run
