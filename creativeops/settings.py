@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "creativeops.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "creativeops.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -251,7 +251,8 @@ CREATIVEOPS = {
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),
     "RETENTION_DAYS": env_int("RETENTION_DAYS", 30),
-    "STALE_RUN_MINUTES": env_int("STALE_RUN_MINUTES", 10),
+    # A float: a run (training or pipeline) without a sign of life for this long lost its worker.
+    "STALE_RUN_MINUTES": env_float("STALE_RUN_MINUTES", 10.0),
     "DRIFT_PSI_THRESHOLD": env_float("DRIFT_PSI_THRESHOLD", 0.2),
     "DRIFT_TRIGGERS_PIPELINE": env_bool("DRIFT_TRIGGERS_PIPELINE", False),
 }

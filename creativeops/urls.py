@@ -13,11 +13,12 @@ api_v1 = [
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
+    path("ready", core_views.ready, name="ready"),
+    path("metrics", core_views.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("creatives/", include("inference.page_urls")),
-    path("", include("django_prometheus.urls")),
 ]

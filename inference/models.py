@@ -90,3 +90,44 @@ class DriftReport(models.Model):
 
     def __str__(self) -> str:
         return f"Drift report {self.created_at:%Y-%m-%d %H:%M} (max PSI {self.max_psi})"
+
+
+class CreativeRefresh(models.Model):
+    """The catalog's creatives written by one production version: one row per version, with progress.
+
+    `creatives_refresh_if_needed` compares the production version with these rows and queues the
+    refresh once; the admin shows `done / total` as a progress bar.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded (another version was promoted first)"
+
+    model_version = models.OneToOneField(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="creative_refresh"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    done = models.PositiveIntegerField(default=0, help_text="Creatives written (product × tone).")
+    total = models.PositiveIntegerField(default=0, help_text="Creatives to write: products × tones.")
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress from the worker.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "creative refresh"
+        verbose_name_plural = "creative refreshes"
+
+    def __str__(self) -> str:
+        return f"Refresh for {self.model_version} ({self.status}, {self.done}/{self.total})"
+
+    @property
+    def progress_percent(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 0.0

@@ -1,7 +1,12 @@
-"""Process-level endpoints that sit outside the versioned API."""
+"""Process-level endpoints that sit outside the versioned API: liveness, readiness, metrics."""
 
-from django.http import JsonResponse
+import logging
+
+from django.db import DatabaseError, connection
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -9,3 +14,44 @@ def health(request):
     """Liveness: the process answers. No dependency is checked, so a database outage does not make
     Kubernetes restart every web pod at once (readiness at /ready covers dependencies)."""
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def ready(request):
+    """Readiness: the database answers and a model is loaded (the first call loads it).
+
+    503 `{"status": "unavailable", "reasons": [...]}` takes the pod out of the Service until both hold.
+    A promoted version that failed to load while the previous one keeps serving answers 200 with
+    status "degraded" and the reason: every pod would fail the same way, and dropping them all would
+    turn one bad artifact into an outage.
+    """
+    from inference.selectors import serving_readiness
+
+    reasons = _database_problems()
+    model_ready, body = serving_readiness() if not reasons else (False, {"reasons": []})
+    reasons += body.get("reasons", [])
+    if reasons and not model_ready:
+        return JsonResponse({"status": "unavailable", "reasons": reasons}, status=503)
+    return JsonResponse(
+        {"status": "degraded" if reasons else "ok", "model": body["model"], "reasons": reasons}
+    )
+
+
+def _database_problems() -> list[str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        logger.warning("/ready: database unreachable: %s", error)
+        return [f"database unreachable: {error}".strip()]
+    return []
+
+
+@require_GET
+def metrics(request):
+    """Prometheus scrape: django-prometheus' and CreativeOps' metrics, summed over the gunicorn workers
+    when PROMETHEUS_MULTIPROC_DIR is set, plus gauges read from the database at scrape time."""
+    from inference.metrics import metrics_payload
+
+    payload, content_type = metrics_payload()
+    return HttpResponse(payload, content_type=content_type)

@@ -1,0 +1,363 @@
+"""Creatives over REST: one product, a batch, and what is being served. Thin views over the services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from django.core.exceptions import ImproperlyConfigured
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from creativeops.core.errors import ApplicationError
+from inference import selectors, services
+from inference.model_manager import model_get
+from inference.models import Creative
+from inference.serializers import (
+    DEFAULT_TONE,
+    PREDICT_REQUEST_SCHEMA,
+    BatchPredictInputSerializer,
+    BatchPredictOutputSerializer,
+    ErrorSerializer,
+    PredictInputSerializer,
+    PredictItemSerializer,
+    PredictOutputSerializer,
+    first_error,
+)
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_PREDICT = "predict"
+ENDPOINT_BATCH = "batch_predict"
+
+
+class TokenScopedRateThrottle(ScopedRateThrottle):
+    """ScopedRateThrottle that reads the rates at request time (settings REST_FRAMEWORK, per scope).
+
+    DRF's own class copies the rates when it is imported, so a changed setting (or a test override)
+    would be ignored. Authenticated clients are counted per user, i.e. per API token.
+    """
+
+    def get_rate(self):
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r} in REST_FRAMEWORK.")
+
+    def allow_request(self, request, view):
+        """Fail open: the counters live in the cache, and a cache outage must not stop the API."""
+        try:
+            return super().allow_request(request, view)
+        except Exception:
+            logger.warning("Throttle %r skipped: the cache could not be reached", self.scope, exc_info=True)
+            return True
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+COMMON_ERRORS = {
+    400: _error("Invalid input: the message names the field and the limit; `details` has every field."),
+    401: _error("No or unknown API token (header `Authorization: Token <key>`)."),
+    413: _error("Request body larger than API_MAX_BODY_BYTES."),
+    415: _error("The body is not `application/json`."),
+    429: _error("Rate limit of this token reached; `wait` says for how long (also the Retry-After header)."),
+    503: _error("No model is in production yet, or the production model could not be loaded."),
+}
+
+CREATIVE_EXAMPLE = {
+    "tone": "bold",
+    "headline": "Meet the Ridgeway backpack",
+    "body": "Ripstop nylon build, 30 L and it sheds rain.",
+    "cta": "Get yours",
+}
+ITEM_EXAMPLE = {
+    "title": "Ridgeway Ripstop Nylon Backpack 30 L",
+    "description": "The Ridgeway backpack is made from ripstop nylon and sheds rain. 30 L, 3-year warranty.",
+    "category": "outdoor",
+    "brand": "Ridgeway",
+    "price": 89.99,
+}
+
+
+def _predict_items(raw_items: list, default_tone: str) -> tuple[list[dict], list[dict | None]]:
+    """Validate each batch item on its own: (results with errors filled in, valid items or None)."""
+    results: list[dict] = []
+    valid: list[dict | None] = []
+    for index, raw in enumerate(raw_items):
+        serializer = PredictItemSerializer(data=raw)
+        if serializer.is_valid():
+            results.append({"index": index})
+            valid.append({"tone": default_tone, **serializer.validated_data})
+            continue
+        message, field = first_error(serializer.errors)
+        results.append({"index": index, "error": {"message": message, "field": field}})
+        valid.append(None)
+    products = selectors.products_by_sku(item["sku"] for item in valid if item and "sku" in item)
+    for index, item in enumerate(valid):
+        if item and "sku" in item and item["sku"] not in products:
+            results[index]["error"] = {"message": _unknown_sku(item["sku"]), "field": "sku"}
+            valid[index] = None
+        elif item and "sku" in item:
+            item["product"] = products[item["sku"]]
+    return results, valid
+
+
+def _unknown_sku(sku: str) -> str:
+    return f"Unknown sku {sku!r}: no stored product has it."
+
+
+class AfterResponse(Response):
+    """A Response that runs work once the WSGI server has sent it (Django calls `close()` then), for
+    writes the client need not wait for. Runs before Django's own close, on the request's connection."""
+
+    def __init__(self, *args, after: Callable[[], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._after = after
+
+    def close(self):
+        try:
+            if self._after is not None:
+                self._after()
+        finally:
+            super().close()
+
+
+def _respond(body: dict, result) -> AfterResponse:
+    return AfterResponse(body, after=partial(services.prediction_logs_write, logs=result.pending_logs))
+
+
+def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, endpoint: str):
+    """One batched call for every valid item; the stored products' creatives are saved."""
+    products = [item.get("product") for item in items]
+    return services.creatives_generate(
+        items=[services.product_item(item["product"]) if item.get("product") else item for item in items],
+        tone=[item["tone"] for item in items],
+        num_variants=num_variants,
+        max_new_tokens=max_new_tokens,
+        endpoint=endpoint,
+        products=products,
+        source=Creative.Source.API,
+        defer_logging=True,
+    )
+
+
+class PredictApi(APIView):
+    throttle_classes = [TokenScopedRateThrottle]
+    throttle_scope = "predict"
+
+    @extend_schema(
+        operation_id="predict",
+        summary="Creatives for one product",
+        description=(
+            "Write `num_variants` creatives (headline, body, call to action) for one product in one tone "
+            "with the production model. Give the product's text, or the `sku` of a stored product (its "
+            "creatives are then stored for the marketers). The first variant is the model's best guess; "
+            "further variants are sampled."
+        ),
+        request=PREDICT_REQUEST_SCHEMA,
+        responses={
+            200: PredictOutputSerializer,
+            404: _error("`sku` names no stored product."),
+            **COMMON_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Free text", value={**ITEM_EXAMPLE, "tone": "bold", "num_variants": 2}, request_only=True
+            ),
+            OpenApiExample("Stored product", value={"sku": "SKU-00042", "tone": "luxury"}, request_only=True),
+            OpenApiExample(
+                "Creatives",
+                value={
+                    "model_name": "creative-generator",
+                    "model_version": 3,
+                    "creatives": [CREATIVE_EXAMPLE],
+                    "latency_ms": 41.7,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+            OpenApiExample(
+                "Title too long",
+                value={
+                    "error": {
+                        "message": "title: Ensure this field has no more than 200 characters.",
+                        "details": {"title": ["Ensure this field has no more than 200 characters."]},
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PredictInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        num_variants, max_new_tokens = data.pop("num_variants"), data.pop("max_new_tokens")
+        data.setdefault("tone", DEFAULT_TONE)
+        if "sku" in data:
+            product = selectors.products_by_sku([data["sku"]]).get(data["sku"])
+            if product is None:
+                raise ApplicationError(_unknown_sku(data["sku"]), field="sku", status_code=404)
+            data["product"] = product
+        result = _generate(
+            [data], num_variants=num_variants, max_new_tokens=max_new_tokens, endpoint=ENDPOINT_PREDICT
+        )
+        body = {
+            "model_name": result.model_name,
+            "model_version": result.model_version,
+            "creatives": result.generated[0],
+            "latency_ms": result.latency_ms,
+        }
+        return _respond(PredictOutputSerializer(body).data, result)
+
+
+class BatchPredictApi(APIView):
+    throttle_classes = [TokenScopedRateThrottle]
+    throttle_scope = "batch_predict"
+
+    @extend_schema(
+        operation_id="batch_predict",
+        summary="Creatives for a batch of products",
+        description=(
+            "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model. Each item is "
+            "validated on its own: a refused item gets `error` (message and field) in its result and the "
+            "others are still generated. `results` follow the request order (`index`). An item may name "
+            "its own `tone`; the batch's `tone` applies to the others."
+        ),
+        request=BatchPredictInputSerializer,
+        responses={200: BatchPredictOutputSerializer, **COMMON_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Two items",
+                value={"items": [ITEM_EXAMPLE, {"sku": "SKU-00042", "tone": "value"}], "tone": "bold"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Results in request order",
+                value={
+                    "model_name": "creative-generator",
+                    "model_version": 3,
+                    "results": [
+                        {"index": 0, "creatives": [CREATIVE_EXAMPLE]},
+                        {
+                            "index": 1,
+                            "error": {
+                                "message": "Unknown sku 'SKU-00042': no stored product has it.",
+                                "field": "sku",
+                            },
+                        },
+                    ],
+                    "latency_ms": 63.2,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = BatchPredictInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        results, items = _predict_items(data["items"], data["tone"])
+        valid = [(index, item) for index, item in enumerate(items) if item is not None]
+        result = None
+        if valid:
+            result = _generate(
+                [item for _index, item in valid],
+                num_variants=data["num_variants"],
+                max_new_tokens=data["max_new_tokens"],
+                endpoint=ENDPOINT_BATCH,
+            )
+            for (index, _item), creatives in zip(valid, result.generated, strict=True):
+                results[index]["creatives"] = creatives
+            model_name, model_version, latency_ms = result.model_name, result.model_version, result.latency_ms
+        else:
+            # Nothing to generate; still say which version would have answered (503 when none).
+            loaded = model_get()
+            model_name, model_version, latency_ms = loaded.name, loaded.version, 0.0
+        body = {
+            "model_name": model_name,
+            "model_version": model_version,
+            "results": results,
+            "latency_ms": latency_ms,
+        }
+        output = BatchPredictOutputSerializer(body).data
+        return _respond(output, result) if result is not None else Response(output)
+
+
+def _info_serializer():
+    nullable_object = {"allow_null": True}
+    return inline_serializer(
+        name="ModelInfo",
+        fields={
+            "model_name": serializers.CharField(),
+            "production": inline_serializer(
+                name="ProductionVersion",
+                fields={
+                    "version": serializers.IntegerField(),
+                    "promoted_at": serializers.DateTimeField(allow_null=True),
+                    "promoted_by": serializers.CharField(allow_null=True),
+                    "metrics": serializers.DictField(child=serializers.JSONField()),
+                    "dataset_version": serializers.IntegerField(allow_null=True),
+                    "training_run": serializers.IntegerField(),
+                    "preset": serializers.CharField(),
+                    "parameter_count": serializers.IntegerField(allow_null=True),
+                    "artifact_sha256": serializers.CharField(),
+                },
+                **nullable_object,
+            ),
+            "serving": inline_serializer(
+                name="ServingVersion",
+                fields={
+                    "version": serializers.IntegerField(),
+                    "artifact_sha256": serializers.CharField(),
+                    "loaded_at": serializers.DateTimeField(),
+                    "load_seconds": serializers.FloatField(),
+                    "preset": serializers.CharField(allow_null=True),
+                    "parameter_count": serializers.IntegerField(),
+                },
+                **nullable_object,
+            ),
+            "load_failure": serializers.CharField(allow_null=True),
+            "limits": inline_serializer(
+                name="PredictLimits",
+                fields={
+                    "max_batch": serializers.IntegerField(),
+                    "max_variants": serializers.IntegerField(),
+                    "min_new_tokens": serializers.IntegerField(),
+                    "max_new_tokens": serializers.IntegerField(),
+                    "max_title_chars": serializers.IntegerField(),
+                    "max_description_chars": serializers.IntegerField(),
+                    "tones": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+        },
+    )
+
+
+class ModelInfoApi(APIView):
+    # Documentation of the selector's dict, which is rendered as it is.
+    output_schema = _info_serializer()
+
+    @extend_schema(
+        operation_id="model_info",
+        summary="The production model and the one this process serves",
+        description=(
+            "The version in production (since when, its metrics, dataset version, preset, parameter count) "
+            "and the version loaded in the answering process, which lags a promotion by up to "
+            "MODEL_CHECK_INTERVAL_SECONDS. `load_failure` explains a version that could not be loaded. "
+            "`limits` are the request limits of the predict endpoints."
+        ),
+        responses={200: output_schema, 401: COMMON_ERRORS[401]},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.model_info())

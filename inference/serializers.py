@@ -1,0 +1,312 @@
+"""Request fields of the predict endpoints: strict JSON types, the limits named in every refusal.
+
+The limits come from `settings.CREATIVEOPS` at request time (`generation_limits()`), so the
+documented schema, the validation and the service always agree on them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from inference.services import generation_limits
+from products.models import Product, Tone
+
+TONE_CHOICES = Tone.values
+DEFAULT_TONE = Tone.BOLD.value
+PRICE_MAX = 99_999_999.99  # ten digits, two of them decimals: what a stored price can hold
+SKU_MAX = Product._meta.get_field("sku").max_length
+CATEGORY_MAX = Product._meta.get_field("category").max_length
+BRAND_MAX = Product._meta.get_field("brand").max_length
+ITEM_FIELDS = ("sku", "title", "description", "category", "brand", "price", "tone")
+PRODUCT_FIELDS = ("title", "description", "category", "brand", "price")
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else: DRF would turn 123 into "123" and hide a client's bug."""
+
+    default_error_messages = {
+        "not_a_string": "Must be a string, got a {type}.",
+        "invalid_text": "Contains characters that are not valid Unicode text.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string", type=_json_type(data))
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") would fail later, in the database
+            self.fail("invalid_text")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "Must be an integer, got a {type}."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid", type=_json_type(data))
+        if isinstance(data, float) and not (math.isfinite(data) and data.is_integer()):
+            self.fail("invalid", type="fractional number")
+        return super().to_internal_value(int(data))
+
+
+class StrictFloatField(serializers.FloatField):
+    default_error_messages = {"invalid": "Must be a number, got a {type}."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid", type=_json_type(data))
+        return super().to_internal_value(data)
+
+
+def tone_field(**options) -> serializers.ChoiceField:
+    allowed = ", ".join(TONE_CHOICES)
+    return serializers.ChoiceField(
+        choices=TONE_CHOICES,
+        error_messages={"invalid_choice": f'Unknown tone "{{input}}"; allowed tones: {allowed}.'},
+        **options,
+    )
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not know: a typo such as "tones" must not silently fall back to a default."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                allowed = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field; allowed fields: {allowed}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def _sku_fields(*, required: bool) -> dict:
+    return {
+        "sku": StrictCharField(
+            required=required, max_length=SKU_MAX, help_text="SKU of a stored product, instead of its text."
+        )
+    }
+
+
+def _text_fields(*, required: bool) -> dict:
+    limits = generation_limits()
+    return {
+        "title": StrictCharField(required=required, max_length=limits.max_title_chars),
+        "description": StrictCharField(required=required, max_length=limits.max_description_chars),
+        "category": StrictCharField(required=False, allow_blank=True, max_length=CATEGORY_MAX),
+        "brand": StrictCharField(required=False, allow_blank=True, max_length=BRAND_MAX),
+        "price": StrictFloatField(required=False, allow_null=True, min_value=0, max_value=PRICE_MAX),
+    }
+
+
+def _tone_fields() -> dict:
+    return {"tone": tone_field(required=False, help_text=f"One of {', '.join(TONE_CHOICES)}.")}
+
+
+class PredictItemSerializer(StrictSerializer):
+    """One product: its text (title and description, the rest optional) or the sku of a stored product.
+
+    Validation accepts both shapes and says which rule a request broke; the schema documents the two
+    shapes as `oneOf` (ProductText, StoredProduct).
+    """
+
+    def get_fields(self):
+        return {**_sku_fields(required=False), **_text_fields(required=False), **_tone_fields()}
+
+    def validate(self, attrs):
+        if "sku" in attrs:
+            given = [name for name in PRODUCT_FIELDS if name in attrs]
+            if given:
+                message = f"Give either sku or the product's fields, not both (also got {', '.join(given)})."
+                raise serializers.ValidationError({"sku": [message]})
+            return attrs
+        missing = {
+            name: [f"This field is required (or give the sku of a stored product instead of {name})."]
+            for name in ("title", "description")
+            if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
+
+
+class GenerationOptionsMixin(serializers.Serializer):
+    def get_fields(self):
+        limits = generation_limits()
+        fields = super().get_fields()
+        fields["num_variants"] = StrictIntegerField(
+            required=False, default=1, min_value=1, max_value=limits.max_variants
+        )
+        fields["max_new_tokens"] = StrictIntegerField(
+            required=False,
+            default=limits.default_new_tokens,
+            min_value=limits.min_new_tokens,
+            max_value=limits.max_new_tokens,
+            help_text="Upper bound on the generated tokens per creative.",
+        )
+        return fields
+
+
+class PredictInputSerializer(GenerationOptionsMixin, PredictItemSerializer):
+    pass
+
+
+# --- documentation of the two item shapes (the serializers above validate) -------------------
+
+
+@extend_schema_serializer(component_name="ProductText")
+class ProductTextSerializer(StrictSerializer):
+    """A product described by its text; the creatives are not stored."""
+
+    def get_fields(self):
+        return {**_text_fields(required=True), **_tone_fields()}
+
+
+@extend_schema_serializer(component_name="StoredProduct")
+class StoredProductSerializer(StrictSerializer):
+    """A stored product named by its sku; its creatives are stored for the marketers."""
+
+    def get_fields(self):
+        return {**_sku_fields(required=True), **_tone_fields()}
+
+
+@extend_schema_serializer(component_name="PredictProductText")
+class PredictProductTextSerializer(GenerationOptionsMixin, ProductTextSerializer):
+    pass
+
+
+@extend_schema_serializer(component_name="PredictStoredProduct")
+class PredictStoredProductSerializer(GenerationOptionsMixin, StoredProductSerializer):
+    pass
+
+
+PREDICT_REQUEST_SCHEMA = PolymorphicProxySerializer(
+    component_name="Predict",
+    serializers=[PredictProductTextSerializer, PredictStoredProductSerializer],
+    resource_type_field_name=None,
+)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="BatchItem",
+        serializers=[ProductTextSerializer, StoredProductSerializer],
+        resource_type_field_name=None,
+        many=True,
+    )
+)
+class BatchItemsField(serializers.ListField):
+    """The items as raw JSON: each one is validated on its own so that one bad item fails alone."""
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Strict serializers refuse unknown keys, so their schemas say `additionalProperties: false`."""
+
+    target_class = "inference.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+@extend_schema_serializer(component_name="BatchPredict")
+class BatchPredictInputSerializer(GenerationOptionsMixin, StrictSerializer):
+    """Up to PREDICT_MAX_BATCH items generated together; options apply to every item."""
+
+    def get_fields(self):
+        limits = generation_limits()
+        return {
+            "items": BatchItemsField(
+                child=serializers.JSONField(), min_length=1, max_length=limits.max_batch, allow_empty=False
+            ),
+            "tone": tone_field(
+                required=False,
+                default=DEFAULT_TONE,
+                help_text="Tone of every item that does not name its own.",
+            ),
+            **super().get_fields(),
+        }
+
+
+@extend_schema_serializer(component_name="GeneratedCreative")
+class CreativeSerializer(serializers.Serializer):
+    tone = serializers.ChoiceField(choices=TONE_CHOICES)
+    headline = serializers.CharField()
+    body = serializers.CharField()
+    cta = serializers.CharField()
+
+
+class ItemErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="PredictResponse")
+class PredictOutputSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    model_version = serializers.IntegerField()
+    creatives = CreativeSerializer(many=True)
+    latency_ms = serializers.FloatField()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request.")
+    creatives = CreativeSerializer(many=True, required=False, help_text="Present when the item was valid.")
+    error = ItemErrorSerializer(required=False, help_text="Present when the item was refused.")
+
+
+@extend_schema_serializer(component_name="BatchPredictResponse")
+class BatchPredictOutputSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    model_version = serializers.IntegerField()
+    results = BatchResultSerializer(many=True)
+    latency_ms = serializers.FloatField(
+        help_text="Time on the model for the whole batch (0 when no item was valid)."
+    )
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    message = serializers.CharField(
+        help_text="What is wrong, naming the field and the limit where one applies."
+    )
+    field = serializers.CharField(required=False)
+    details = serializers.JSONField(required=False, help_text="Per-field messages of a validation error.")
+    wait = serializers.FloatField(required=False, help_text="Seconds until the rate limit allows a request.")
+    limit = serializers.IntegerField(required=False, help_text="The limit that was exceeded.")
+
+
+@extend_schema_serializer(component_name="InferenceError")
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+def first_error(detail, path: str = "") -> tuple[str, str | None]:
+    """(message, field) of the first error in a serializer's `errors`, e.g. ("title: ...", "title")."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            return first_error(value, name)
+    if isinstance(detail, list) and detail:
+        return first_error(detail[0], path)
+    text = str(detail)
+    return (f"{path}: {text}" if path else text), (path or None)

@@ -1,0 +1,24 @@
+"""Writes of the inference app: generating creatives with the production model, refreshing the catalog.
+
+Callers import from here (`from inference import services`); the modules split the work by
+sub-domain.
+"""
+
+from inference.services.generation import (
+    GenerationResult,
+    creatives_generate,
+    generation_limits,
+    prediction_logs_write,
+    product_item,
+)
+from inference.services.refresh import creatives_refresh, creatives_refresh_if_needed
+
+__all__ = [
+    "GenerationResult",
+    "creatives_generate",
+    "creatives_refresh",
+    "creatives_refresh_if_needed",
+    "generation_limits",
+    "prediction_logs_write",
+    "product_item",
+]

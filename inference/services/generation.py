@@ -1,0 +1,264 @@
+"""Creatives from the production model: the one path the API, the marketer pages and the refresh share."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from creativeops.core.errors import ApplicationError
+from inference import metrics
+from inference.model_manager import model_get
+from inference.models import Creative, PredictionLog
+from products.models import Product, Tone
+
+logger = logging.getLogger(__name__)
+
+MIN_NEW_TOKENS = 8
+DEFAULT_NEW_TOKENS = 64
+ITEM_FIELDS = ("title", "description", "category", "brand", "price")
+_HEADLINE_MAX = Creative._meta.get_field("headline").max_length
+_CTA_MAX = Creative._meta.get_field("cta").max_length
+_CATEGORY_MAX = PredictionLog._meta.get_field("category").max_length
+# An undertrained model can emit any byte; control characters (NUL above all: PostgreSQL refuses it
+# in text) never belong in copy.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class GenerationLimits:
+    """The request limits, read from settings at call time (tests and operators may change them)."""
+
+    max_batch: int
+    max_variants: int
+    min_new_tokens: int
+    max_new_tokens: int
+    default_new_tokens: int
+    max_title_chars: int
+    max_description_chars: int
+
+
+def generation_limits() -> GenerationLimits:
+    config = settings.CREATIVEOPS
+    max_new_tokens = int(config["PREDICT_MAX_NEW_TOKENS"])
+    return GenerationLimits(
+        max_batch=int(config["PREDICT_MAX_BATCH"]),
+        max_variants=int(config["PREDICT_MAX_VARIANTS"]),
+        min_new_tokens=MIN_NEW_TOKENS,
+        max_new_tokens=max_new_tokens,
+        default_new_tokens=min(DEFAULT_NEW_TOKENS, max_new_tokens),
+        max_title_chars=int(config["PREDICT_MAX_TITLE_CHARS"]),
+        max_description_chars=int(config["PREDICT_MAX_DESCRIPTION_CHARS"]),
+    )
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What one generation call produced.
+
+    `generated[i]` holds the `num_variants` creatives `{tone, headline, body, cta}` of `items[i]`;
+    `creatives` are the rows stored for the items that are catalog products (none for free text).
+    """
+
+    model_name: str
+    model_version: int
+    model_version_id: int
+    generated: list[list[dict]]
+    creatives: list[Creative]
+    latency_ms: float
+    pending_logs: list[PredictionLog] = field(default_factory=list)  # with defer_logging: not written yet
+
+
+def product_item(product: Product) -> dict:
+    """The model input of a stored product."""
+    return {
+        "title": product.title,
+        "description": product.description,
+        "category": product.category,
+        "brand": product.brand,
+        "price": float(product.price) if product.price is not None else None,
+    }
+
+
+def creatives_generate(
+    *,
+    items: Sequence[Mapping],
+    tone: str | Sequence[str],
+    num_variants: int = 1,
+    max_new_tokens: int | None = None,
+    endpoint: str,
+    products: Sequence[Product | None] | None = None,
+    source: str = Creative.Source.API,
+    model_name: str | None = None,
+    defer_logging: bool = False,
+) -> GenerationResult:
+    """Write creatives for `items` with the production model in ONE batched generation call.
+
+    `tone` is one tone for every item or one per item. `products[i]`, when given and not None, is the
+    stored product `items[i]` describes: its creatives are saved as `Creative` rows with `source`
+    (a refresh never writes a (product, version, tone) twice: the database constraint drops the
+    duplicate). Every item of an API or marketer request is logged as a `PredictionLog` row, the
+    input sample drift detection compares with the training data; the catalog refresh is not, as it
+    would only replay the training distribution.
+
+    `defer_logging`: leave the PredictionLog rows in `result.pending_logs` for the caller to write
+    with `prediction_logs_write` once the client has its answer (the API does so after the response
+    is sent), so that no client waits on an analytics insert.
+    """
+    limits = generation_limits()
+    tones = _checked_request(items, tone, num_variants, products, source, limits)
+    max_new_tokens = limits.default_new_tokens if max_new_tokens is None else max_new_tokens
+    if not limits.min_new_tokens <= max_new_tokens <= limits.max_new_tokens:
+        raise ApplicationError(
+            f"max_new_tokens must be from {limits.min_new_tokens} to {limits.max_new_tokens}, "
+            f"got {max_new_tokens}.",
+            field="max_new_tokens",
+        )
+    inputs = [_model_input(item) for item in items]
+    loaded = model_get(name=model_name)
+    started = time.perf_counter()
+    try:
+        generated = loaded.generator.generate(
+            inputs, tone=tones, num_variants=num_variants, max_new_tokens=max_new_tokens
+        )
+    except ValueError as error:  # the model's own input check: a caller passed what it cannot read
+        raise ApplicationError(str(error), field="items")
+    seconds = time.perf_counter() - started
+    generated = [[_clean_creative(creative) for creative in variants] for variants in generated]
+    latency_ms = round(seconds * 1000, 2)
+    metrics.prediction_observe(
+        model_version=loaded.version, endpoint=endpoint, items=len(inputs), seconds=seconds
+    )
+
+    logs = (
+        _prediction_logs(inputs, tones, loaded.version_id, endpoint, latency_ms)
+        if source != Creative.Source.REFRESH
+        else []
+    )
+    pending = logs if defer_logging else []
+    logs = [] if defer_logging else logs
+    rows = _creative_rows(generated, products, loaded.version_id, source)
+    # One transaction only when there are two writes: a lone insert commits by itself, one round trip less.
+    with transaction.atomic() if logs and rows else contextlib.nullcontext():
+        if logs:
+            PredictionLog.objects.bulk_create(logs)
+        stored = _store_creatives(rows, source)
+    return GenerationResult(
+        model_name=loaded.name,
+        model_version=loaded.version,
+        model_version_id=loaded.version_id,
+        generated=generated,
+        creatives=stored,
+        latency_ms=latency_ms,
+        pending_logs=pending,
+    )
+
+
+def prediction_logs_write(*, logs: Sequence[PredictionLog]) -> None:
+    """Write deferred PredictionLog rows; a failure loses a drift sample, never a client's answer."""
+    if not logs:
+        return
+    try:
+        with transaction.atomic():  # a savepoint inside a caller's transaction: a failure stays here
+            PredictionLog.objects.bulk_create(logs)
+    except DatabaseError:
+        logger.warning("%s prediction log rows could not be written", len(logs), exc_info=True)
+
+
+def _checked_request(items, tone, num_variants, products, source, limits: GenerationLimits) -> list[str]:
+    if not items:
+        raise ApplicationError("Give at least one item to write creatives for.", field="items")
+    if len(items) > limits.max_batch:
+        raise ApplicationError(
+            f"A request may hold at most {limits.max_batch} items; got {len(items)}.", field="items"
+        )
+    if isinstance(num_variants, bool) or not isinstance(num_variants, int):
+        raise ApplicationError("num_variants must be an integer.", field="num_variants")
+    if not 1 <= num_variants <= limits.max_variants:
+        raise ApplicationError(
+            f"num_variants must be from 1 to {limits.max_variants}, got {num_variants}.", field="num_variants"
+        )
+    tones = [tone] * len(items) if isinstance(tone, str) else list(tone)
+    if len(tones) != len(items):
+        raise ApplicationError(f"Got {len(tones)} tones for {len(items)} items.", field="tone")
+    for value in tones:
+        if value not in Tone.values:
+            raise ApplicationError(
+                f"Unknown tone {value!r}; allowed tones: {', '.join(Tone.values)}.", field="tone"
+            )
+    if products is not None and len(products) != len(items):
+        raise ApplicationError(f"Got {len(products)} products for {len(items)} items.", field="products")
+    if source not in Creative.Source.values:
+        raise ApplicationError(
+            f"Unknown source {source!r}; allowed: {', '.join(Creative.Source.values)}.", field="source"
+        )
+    return tones
+
+
+def _model_input(item: Mapping) -> dict:
+    """Only the fields the model reads, with the price as a float (Decimal is what forms give)."""
+    values = {name: item.get(name) for name in ITEM_FIELDS}
+    if values["price"] is not None and not isinstance(values["price"], bool):
+        try:
+            values["price"] = float(values["price"])
+        except (TypeError, ValueError):
+            raise ApplicationError(f"price must be a number, got {values['price']!r}.", field="price")
+    return values
+
+
+def _clean_creative(creative: dict) -> dict:
+    return {
+        name: " ".join(_CONTROL_CHARACTERS.sub(" ", value).split()) if isinstance(value, str) else value
+        for name, value in creative.items()
+    }
+
+
+def _prediction_logs(inputs, tones, version_id: int, endpoint: str, latency_ms: float) -> list[PredictionLog]:
+    return [
+        PredictionLog(
+            model_version_id=version_id,
+            endpoint=endpoint,
+            category=(item.get("category") or "")[:_CATEGORY_MAX],
+            price=round(item["price"], 2) if item.get("price") is not None else None,
+            title_length=len(item.get("title") or ""),
+            description_length=len(item.get("description") or ""),
+            tone=item_tone,
+            latency_ms=latency_ms,
+        )
+        for item, item_tone in zip(inputs, tones, strict=True)
+    ]
+
+
+def _creative_rows(generated, products, version_id: int, source: str) -> list[Creative]:
+    if not products:
+        return []
+    return [
+        Creative(
+            product=product,
+            model_version_id=version_id,
+            tone=creative["tone"],
+            headline=creative["headline"][:_HEADLINE_MAX],
+            body=creative["body"],
+            cta=creative["cta"][:_CTA_MAX],
+            source=source,
+        )
+        for product, variants in zip(products, generated, strict=True)
+        if product is not None
+        for creative in variants
+    ]
+
+
+def _store_creatives(rows: list[Creative], source: str) -> list[Creative]:
+    if not rows:
+        return []
+    if source == Creative.Source.REFRESH:
+        # A refresh run twice for one promotion (redelivered message, manual rerun) writes once.
+        Creative.objects.bulk_create(rows, ignore_conflicts=True)
+        return rows
+    return Creative.objects.bulk_create(rows)

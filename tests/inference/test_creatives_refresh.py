@@ -1,0 +1,154 @@
+"""The catalog refresh after a promotion: every product in every tone, once per version."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from inference.models import Creative, CreativeRefresh, PredictionLog
+from inference.services import creatives_refresh, creatives_refresh_if_needed
+from inference.tasks import creatives_refresh_check
+from registry.models import ModelVersion
+from tests.factories.inference import ProductFactory, model_version_with_artifact
+
+pytestmark = pytest.mark.django_db
+
+TONES = ["bold", "luxury", "value", "playful"]
+
+
+@pytest.fixture
+def catalog():
+    return ProductFactory.create_batch(5)
+
+
+def test_refresh_writes_every_product_in_every_tone(production_model, catalog):
+    progress: list[tuple[int, int]] = []
+
+    refresh = creatives_refresh(
+        model_version_id=production_model.pk, batch_size=6, progress=lambda *p: progress.append(p)
+    )
+
+    assert (refresh.status, refresh.done, refresh.total, refresh.attempts) == ("succeeded", 20, 20, 1)
+    assert refresh.started_at and refresh.finished_at
+    pairs = sorted(Creative.objects.values_list("product_id", "tone"))
+    assert pairs == sorted((product.pk, tone) for product in catalog for tone in TONES)
+    assert set(Creative.objects.values_list("model_version", "source")) == {(production_model.pk, "refresh")}
+    assert progress[-1] == (20, 20)
+    assert not PredictionLog.objects.exists()  # replaying the catalog is not a drift sample
+
+
+def test_refresh_twice_writes_nothing_more(production_model, catalog):
+    creatives_refresh(model_version_id=production_model.pk)
+    first = list(Creative.objects.order_by("id").values_list("id", "headline"))
+
+    again = creatives_refresh(model_version_id=production_model.pk)
+
+    assert list(Creative.objects.order_by("id").values_list("id", "headline")) == first
+    assert (again.status, again.done, again.total, again.attempts) == ("succeeded", 20, 20, 2)
+
+
+def test_refresh_continues_where_it_stopped(production_model, catalog):
+    """A worker that died half-way: the rerun writes only what is missing."""
+    creatives_refresh(model_version_id=production_model.pk)
+    Creative.objects.filter(product=catalog[0]).delete()
+
+    refresh = creatives_refresh(model_version_id=production_model.pk)
+
+    assert refresh.done == 20
+    assert Creative.objects.filter(product=catalog[0], source="refresh").count() == 4
+
+
+def test_api_creatives_do_not_count_as_refreshed(api, production_model, catalog):
+    api.post("/api/v1/predict", {"sku": catalog[0].sku, "tone": "bold"}, format="json")
+
+    refresh = creatives_refresh(model_version_id=production_model.pk)
+
+    assert refresh.done == 20
+    assert Creative.objects.filter(product=catalog[0], tone="bold").count() == 2  # one api, one refresh
+
+
+def test_refresh_of_a_version_no_longer_in_production_is_superseded(tiny_artifact, catalog):
+    archived = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.ARCHIVED)
+
+    refresh = creatives_refresh(model_version_id=archived.pk)
+
+    assert refresh.status == CreativeRefresh.Status.SUPERSEDED
+    assert not Creative.objects.exists()
+
+
+def test_refresh_failure_is_recorded(tiny_artifact, catalog):
+    version = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256="0" * 64)
+
+    with pytest.raises(Exception, match="could not be loaded"):
+        creatives_refresh(model_version_id=version.pk)
+
+    refresh = CreativeRefresh.objects.get()
+    assert refresh.status == CreativeRefresh.Status.FAILED
+    assert refresh.error.startswith("The production model could not be loaded: model v1 failed to load")
+    assert refresh.finished_at is not None
+
+
+def test_check_queues_the_refresh_once_per_version(
+    production_model, catalog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        queued = creatives_refresh_if_needed()
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        second = creatives_refresh_if_needed()
+
+    assert queued is not None and second is None
+    assert len(callbacks) == 1 and len(again) == 0
+    refresh = CreativeRefresh.objects.get()
+    assert (refresh.model_version, refresh.status, refresh.done) == (production_model, "succeeded", 20)
+    assert Creative.objects.count() == 20
+
+
+def test_check_requeues_a_failed_refresh_a_bounded_number_of_times(
+    production_model, django_capture_on_commit_callbacks
+):
+    CreativeRefresh.objects.create(model_version=production_model, status="failed", attempts=3)
+    assert creatives_refresh_if_needed() is None
+
+    CreativeRefresh.objects.filter(model_version=production_model).update(attempts=1)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert creatives_refresh_if_needed() is not None
+    assert len(callbacks) == 1
+
+
+def test_check_without_production_does_nothing():
+    assert creatives_refresh_if_needed() is None
+    assert not CreativeRefresh.objects.exists()
+
+
+def test_periodic_task_runs_the_check(production_model, catalog, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert creatives_refresh_check.apply().get() is True
+
+    assert Creative.objects.count() == 20
+    assert creatives_refresh_check.apply().get() is False
+
+
+def test_command_with_wait_refreshes_here(production_model, catalog, capsys):
+    call_command("refresh_creatives", "--wait", "--batch-size", "8")
+
+    assert "creative-generator v1: succeeded, 20 of 20 creatives written." in capsys.readouterr().out
+    assert Creative.objects.count() == 20
+
+
+def test_command_without_production_fails_clearly():
+    with pytest.raises(
+        CommandError, match="No version of creative-generator is in production: nothing to refresh."
+    ):
+        call_command("refresh_creatives")
+
+
+def test_admin_shows_the_refresh_progress(admin_client, production_model):
+    CreativeRefresh.objects.create(model_version=production_model, status="running", done=30, total=120)
+
+    response = admin_client.get("/admin/inference/creativerefresh/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<progress max="120" value="30"' in page
+    assert "30 / 120 (25.0%)" in page
