@@ -89,6 +89,17 @@ def post_fork(server, worker):
     torch.set_num_threads(int(os.environ.get("TORCH_NUM_THREADS", "1")))
 
 
+def post_worker_init(worker):
+    """With CREATIVEOPS_PRELOAD_MODEL=1, load the production model before taking traffic.
+
+    Done per worker after the app is imported (never in the master), so the first request does not
+    pay for the load and /ready turns green as soon as the model is in memory.
+    """
+    from inference.model_manager import preload_models
+
+    preload_models()
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live gauges from the aggregated /metrics output."""
     if _multiproc_dir() is None:
