@@ -11,6 +11,10 @@ from creativeops.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Pages render `{% static %}` without a collectstatic run: no manifest in tests (the live server of the
+# browser tests serves the files from the finders).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
 # Unit tests run tasks in process; integration tests start a real worker on the real broker
 # (tests/integration) and switch this off for their duration.
 CELERY_TASK_ALWAYS_EAGER = True

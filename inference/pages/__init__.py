@@ -1,0 +1,1 @@
+"""Server-rendered pages where marketers browse, export and regenerate creatives."""
