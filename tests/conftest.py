@@ -47,4 +47,4 @@ def operator_user(django_user_model):
 def marketer_user(django_user_model):
     from tests.factories.users import make_user
 
-    return make_user("marketer", groups=["marketers"])
+    return make_user("marketer", groups=["marketers"], is_staff=False)
