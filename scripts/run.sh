@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_SETTINGS_MODULE=creativeops.settings
+# A laptop run: debug settings (a random SECRET_KEY kept under the data dir) unless told otherwise.
+export DEBUG="${DEBUG:-1}"
+export PYTHONUNBUFFERED=1
 PORT="${PORT:-8000}"
+PRESET="${CREATIVEOPS_RUN_PRESET:-small}"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -15,21 +19,24 @@ $PY manage.py migrate --noinput
 step "Operator account"
 $PY manage.py create_operator
 
-if [ "$($PY manage.py shell -c 'from products.models import Product; print(Product.objects.exists())' 2>/dev/null | tail -1)" != "True" ]; then
-  step "Seeding a catalog (2,000 products, seed 7)"
-  $PY manage.py generate_products --count 2000 --seed 7
-fi
+exists() { $PY manage.py shell -c "from $1 import $2; print($2.objects.exists())" 2>/dev/null | tail -1; }
 
-if [ "$($PY manage.py shell -c 'from registry.models import ModelVersion; print(ModelVersion.objects.exists())' 2>/dev/null | tail -1)" != "True" ]; then
-  step "Running the pipeline once (snapshot, train 'small', evaluate, register)"
-  $PY manage.py run_pipeline --preset "${CREATIVEOPS_RUN_PRESET:-small}" --new-products 0 --wait
+if [ "$(exists registry.models ModelVersion)" != "True" ]; then
+  NEW_PRODUCTS=0
+  if [ "$(exists products.models Product)" != "True" ]; then NEW_PRODUCTS=2000; fi
+  # The first model is trained here, in this process (an empty CELERY_BROKER_URL means eager), even
+  # when a broker is configured: the workers start only afterwards.
+  step "Running the pipeline once: generate ${NEW_PRODUCTS} products (seed 7), snapshot, train '${PRESET}', evaluate, register"
+  CELERY_BROKER_URL= $PY manage.py run_pipeline --preset "$PRESET" --new-products "$NEW_PRODUCTS" --seed 7 --wait
   step "Promoting the first model so the marketers' pages have creatives"
-  $PY manage.py promote_first_candidate --reason "First model of this installation, promoted by make run"
+  CELERY_BROKER_URL= $PY manage.py promote_first_candidate \
+    --reason "First model of this installation, promoted by make run"
 fi
 
 if [ -n "${CELERY_BROKER_URL:-}" ]; then
   step "Starting web, one worker per queue and beat (Procfile) on http://127.0.0.1:${PORT}"
-  exec .venv/bin/honcho start -f Procfile
+  # -p: honcho gives each process a PORT from this base; the web process is the first line.
+  exec .venv/bin/honcho start -f Procfile -p "$PORT"
 fi
 step "Serving on http://127.0.0.1:${PORT} (admin: /admin/, marketers: /creatives/, API docs: /api/docs/)"
 exec .venv/bin/gunicorn creativeops.wsgi:application -c deploy/gunicorn.conf.py --bind "127.0.0.1:${PORT}"

@@ -10,7 +10,8 @@ from django.utils.html import format_html, format_html_join
 
 from creativeops.core.errors import ApplicationError
 from creativeops.pipeline.models import PipelineRun
-from creativeops.pipeline.services import DEFAULT_OPTIONS, pipeline_run_progress, pipeline_start
+from creativeops.pipeline.selectors import pipeline_run_progress
+from creativeops.pipeline.services import DEFAULT_OPTIONS, pipeline_start
 
 STATUS_COLORS = {
     "queued": "#6b7280",
@@ -30,11 +31,22 @@ def status_badge(status: str) -> str:
     )
 
 
+def _preset_choices() -> list[tuple[str, str]]:
+    from training.ml import PRESETS
+
+    return [(name, name) for name in PRESETS]
+
+
 class RunPipelineForm(forms.Form):
-    preset = forms.ChoiceField(
-        choices=[("tiny", "tiny"), ("small", "small"), ("base", "base")], initial="small"
+    """The options an operator may set; the service checks them (limits, seeds) like every caller's."""
+
+    preset = forms.ChoiceField(choices=_preset_choices, initial=DEFAULT_OPTIONS["preset"])
+    new_products = forms.IntegerField(
+        min_value=0, initial=500, help_text="Synthetic products to add to the catalog before the snapshot."
     )
-    new_products = forms.IntegerField(min_value=0, max_value=100_000, initial=DEFAULT_OPTIONS["new_products"])
+    seed = forms.IntegerField(
+        min_value=0, required=False, help_text="Seed of the generated products; empty picks a random one."
+    )
 
 
 @admin.register(PipelineRun)
@@ -99,14 +111,13 @@ class PipelineRunAdmin(admin.ModelAdmin):
         if run.status not in (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING):
             return "—"
         progress = pipeline_run_progress(run)
-        percent = 100 * progress["steps_done"] / progress["steps_total"]
-        if progress.get("training_status") == "running":
-            percent += (progress.get("training_percent") or 0) / progress["steps_total"]
+        eta = progress.get("training_eta_seconds") if progress.get("training_status") == "running" else None
         return format_html(
-            '<progress max="100" value="{}" aria-label="pipeline progress"></progress> {}% ({})',
-            round(percent),
-            round(percent),
+            '<progress max="100" value="{}" aria-label="pipeline progress"></progress> {}% ({}{})',
+            progress["percent"],
+            round(progress["percent"]),
             progress["step"] or "queued",
+            f", training ETA {eta:.0f} s" if eta else "",
         )
 
     @admin.display(description="Steps")
@@ -152,10 +163,14 @@ class PipelineRunAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 run = pipeline_start(
-                    trigger=PipelineRun.Trigger.MANUAL, actor=request.user, options=form.cleaned_data
+                    trigger=PipelineRun.Trigger.MANUAL,
+                    actor=request.user,
+                    options=form.cleaned_data,
+                    # Without a broker the chain runs in this process: on a thread, so the page answers.
+                    background=True,
                 )
             except ApplicationError as error:
-                self.message_user(request, error.message, messages.ERROR)
+                form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
                 level = messages.WARNING if run.status == PipelineRun.Status.SKIPPED else messages.SUCCESS
                 text = (
@@ -172,3 +187,7 @@ class PipelineRunAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/pipeline/pipelinerun/run_now.html", context)
+
+
+# The drift report admin lives in creativeops.monitoring, which is a package, not an app.
+from creativeops.monitoring import admin as _monitoring_admin  # noqa: E402, F401

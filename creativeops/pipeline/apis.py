@@ -1,13 +1,17 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from creativeops.core.api import error_response
 from creativeops.pipeline.models import PipelineRun
-from creativeops.pipeline.services import pipeline_run_progress, pipeline_start
+from creativeops.pipeline.selectors import pipeline_run_progress
+from creativeops.pipeline.services import DEFAULT_OPTIONS, pipeline_start
+from training.ml import PRESETS
 
 
 class CanStartPipeline(BasePermission):
@@ -15,6 +19,13 @@ class CanStartPipeline(BasePermission):
 
     def has_permission(self, request, view):
         return request.user.has_perm("pipeline.start_pipelinerun")
+
+
+class CanViewPipeline(BasePermission):
+    message = "Reading pipeline runs needs the permission pipeline.view_pipelinerun."
+
+    def has_permission(self, request, view):
+        return request.user.has_perm("pipeline.view_pipelinerun")
 
 
 class PipelineRunOutputSerializer(serializers.ModelSerializer):
@@ -34,39 +45,67 @@ class PipelineRunOutputSerializer(serializers.ModelSerializer):
         return pipeline_run_progress(run)
 
 
+def _run_data(run_id: int) -> dict:
+    run = PipelineRun.objects.select_related("dataset_version", "model_version", "training_run").get(
+        pk=run_id
+    )
+    return PipelineRunOutputSerializer(run).data
+
+
 class PipelineRunStartApi(APIView):
     permission_classes = [CanStartPipeline]
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):
-        preset = serializers.ChoiceField(choices=["tiny", "small", "base"], default="small")
-        new_products = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+        preset = serializers.ChoiceField(
+            choices=list(PRESETS),
+            default=DEFAULT_OPTIONS["preset"],
+            error_messages={
+                "invalid_choice": f"Unknown preset {{input!r}}; choose one of: {', '.join(PRESETS)}."
+            },
+        )
+        new_products = serializers.IntegerField(min_value=0, default=0)
         seed = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        hyperparameters = serializers.DictField(required=False, default=dict)
 
     @extend_schema(
         request=InputSerializer,
-        responses={202: PipelineRunOutputSerializer},
+        responses={
+            202: PipelineRunOutputSerializer,
+            400: OpenApiResponse(description="An option is invalid; `error.field` names it."),
+            403: OpenApiResponse(description="The caller lacks pipeline.start_pipelinerun."),
+            409: OpenApiResponse(
+                description="Another run of the model is active; this start was recorded as skipped."
+            ),
+        },
         examples=[OpenApiExample("nightly-like run", value={"preset": "small", "new_products": 500})],
-        summary="Start the pipeline (operators). A start while one runs is recorded as skipped.",
+        summary="Start the pipeline (operators). A start while one runs is recorded as skipped (409).",
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = pipeline_start(
-            trigger=PipelineRun.Trigger.API, actor=request.user, options=serializer.validated_data
+            trigger=PipelineRun.Trigger.API,
+            actor=request.user,
+            options=serializer.validated_data,
+            background=True,
         )
-        run.refresh_from_db()
-        return Response(PipelineRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        if run.status == PipelineRun.Status.SKIPPED:
+            return error_response(
+                run.error,
+                status_code=status.HTTP_409_CONFLICT,
+                run=run.pk,
+                skipped_because_of=run.skipped_because_of_id,
+            )
+        return Response(_run_data(run.pk), status=status.HTTP_202_ACCEPTED)
 
 
 class PipelineRunDetailApi(APIView):
+    permission_classes = [CanViewPipeline]
+
     @extend_schema(
         responses={200: PipelineRunOutputSerializer}, summary="One pipeline run with its progress."
     )
     def get(self, request, run_id: int):
-        from django.shortcuts import get_object_or_404
-
-        run = get_object_or_404(
-            PipelineRun.objects.select_related("dataset_version", "model_version"), pk=run_id
-        )
-        return Response(PipelineRunOutputSerializer(run).data)
+        get_object_or_404(PipelineRun, pk=run_id)
+        return Response(_run_data(run_id))

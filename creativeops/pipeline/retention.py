@@ -1,24 +1,25 @@
 """Retention: delete old dataset files and model artifacts nobody can need again.
 
 Never pruned: the production version and the previous production version of each model, their
-dataset versions, candidates awaiting a decision, golden sets, and anything younger than
-RETENTION_DAYS. The rows stay (lineage and audit need them); only the files go, and `pruned_at`
-says when.
+dataset versions, candidates awaiting a decision, golden sets, the newest dataset version, datasets
+an active training or pipeline run reads, and anything younger than RETENTION_DAYS. The rows stay
+(lineage and audit need them); only the files go, and `pruned_at` says when.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from creativeops.pipeline.models import PipelineRun
 from products.models import DatasetVersion
 from registry.models import ModelVersion, RegistryEvent
-from training.storage import artifact_local_path
+from training.models import TrainingRun
+from training.storage import artifact_delete
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def artifacts_prune(*, now=None, retention_days: int | None = None) -> dict:
         pruned_at__isnull=True,
     ).exclude(pk__in=protected_versions)
     for version in old_versions:
-        _delete_artifact(version.artifact_uri)
+        if version.artifact_uri:
+            artifact_delete(version.artifact_uri)
         ModelVersion.objects.filter(pk=version.pk).update(pruned_at=now)
         pruned_models.append(version.pk)
 
@@ -68,6 +70,13 @@ def artifacts_prune(*, now=None, retention_days: int | None = None) -> dict:
         ModelVersion.objects.filter(pk__in=protected_versions).values_list(
             "training_run__dataset_version_id", flat=True
         )
+    )
+    # A queued or running training reads its dataset file; never delete it from under it.
+    needed_datasets |= set(TrainingRun.objects.active().values_list("dataset_version_id", flat=True))
+    needed_datasets |= set(
+        PipelineRun.objects.filter(status__in=[PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING])
+        .exclude(dataset_version=None)
+        .values_list("dataset_version_id", flat=True)
     )
     pruned_datasets = []
     old_datasets = DatasetVersion.objects.filter(
@@ -83,11 +92,3 @@ def artifacts_prune(*, now=None, retention_days: int | None = None) -> dict:
         pruned_datasets.append(dataset_version.pk)
     logger.info("Retention pruned model versions %s and dataset versions %s", pruned_models, pruned_datasets)
     return {"model_versions": pruned_models, "dataset_versions": pruned_datasets}
-
-
-def _delete_artifact(uri: str) -> None:
-    if not uri:
-        return
-    path = artifact_local_path(uri)
-    if path.exists():
-        shutil.rmtree(path)

@@ -2,59 +2,104 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import signal
+import sys
 import threading
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection, connections
 from tqdm import tqdm
 
 from creativeops.core.errors import ApplicationError
 from creativeops.pipeline.models import PipelineRun
-from creativeops.pipeline.services import pipeline_run_progress, pipeline_start
+from creativeops.pipeline.selectors import FINISHED_STATUSES, pipeline_run_progress
+from creativeops.pipeline.services import pipeline_start
 
-FINISHED = {PipelineRun.Status.SUCCEEDED, PipelineRun.Status.FAILED, PipelineRun.Status.SKIPPED}
+POLL_SECONDS = 1.0
 
 
 class Command(BaseCommand):
-    help = "Run the pipeline once. Without a broker it runs in this process; with one, on the workers."
+    help = (
+        "Run the pipeline once. Without a broker it runs in this process (with a progress bar); with one, "
+        "on the workers (--wait follows it)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--preset", default="small")
-        parser.add_argument("--new-products", type=int, default=0, help="Synthetic products to add first.")
-        parser.add_argument("--seed", type=int, default=None)
-        parser.add_argument("--model-name", default=None)
-        parser.add_argument("--wait", action="store_true", help="Show progress until the run ends.")
+        from training.ml import PRESETS
 
-    def handle(self, *args, preset, new_products, seed, model_name, wait, **options):
+        parser.add_argument("--preset", default="small", choices=list(PRESETS))
+        parser.add_argument("--new-products", type=int, default=0, help="Synthetic products to add first.")
+        parser.add_argument(
+            "--seed", type=int, default=None, help="Seed of the new products (default: random)."
+        )
+        parser.add_argument(
+            "--hyperparameters",
+            default=None,
+            help="JSON object laid over the preset, e.g. '{\"epochs\": 3}'.",
+        )
+        parser.add_argument("--model-name", default=None)
+        parser.add_argument(
+            "--wait", action="store_true", help="With a broker: follow the run until it ends."
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            help="With --wait: give up waiting after this many seconds.",
+        )
+
+    def handle(
+        self, *args, preset, new_products, seed, hyperparameters, model_name, wait, timeout, **options
+    ):
+        from creativeops.celery import app
+
         run_options = {"preset": preset, "new_products": new_products, "seed": seed}
-        eager = settings.CELERY_TASK_ALWAYS_EAGER
-        watcher = None
-        if eager and wait:
-            # In process the chain runs inside pipeline_start's commit; a thread draws the progress.
-            watcher = _ProgressWatcher(self)
+        if hyperparameters:
+            try:
+                run_options["hyperparameters"] = json.loads(hyperparameters)
+            except json.JSONDecodeError as error:
+                raise CommandError(f"--hyperparameters is not valid JSON: {error}.")
+        eager = app.conf.task_always_eager
+        watcher = _ProgressWatcher(self) if eager and _pollable_from_a_thread() else None
+        if watcher:
             watcher.start()
         try:
-            run = pipeline_start(
-                trigger=PipelineRun.Trigger.MANUAL, options=run_options, model_name=model_name
-            )
+            with _sigterm_as_exit(eager):
+                # Eager: the whole chain runs inside this call, after the run's row commits.
+                run = pipeline_start(
+                    trigger=PipelineRun.Trigger.MANUAL, options=run_options, model_name=model_name
+                )
         except ApplicationError as error:
             raise CommandError(error.message)
         finally:
             if watcher:
                 watcher.stop()
-        if watcher is None and wait:
-            _poll_until_done(self, run.pk)
+        if not eager and wait and run.status not in FINISHED_STATUSES:
+            _poll_until_done(self, run.pk, timeout)
         run.refresh_from_db()
         self._report(run)
         if run.status == PipelineRun.Status.FAILED:
             raise CommandError(f"Pipeline run #{run.pk} failed: {run.error}")
 
     def _report(self, run: PipelineRun) -> None:
-        self.stdout.write(f"Pipeline run #{run.pk}: {run.status}")
+        style = {
+            PipelineRun.Status.SUCCEEDED: self.style.SUCCESS,
+            PipelineRun.Status.FAILED: self.style.ERROR,
+            PipelineRun.Status.SKIPPED: self.style.WARNING,
+        }.get(run.status, str)
+        self.stdout.write(style(f"Pipeline run #{run.pk}: {run.status}"))
         if run.status == PipelineRun.Status.SKIPPED:
             self.stdout.write(self.style.WARNING(run.error))
             return
+        if run.started_at and run.finished_at:
+            self.stdout.write(
+                f"  duration:        {(run.finished_at - run.started_at).total_seconds():.0f} s"
+            )
+        if run.generated_products:
+            self.stdout.write(f"  new products:    {run.generated_products:,}")
         if run.dataset_version_id:
             self.stdout.write(f"  dataset version: v{run.dataset_version.number}")
         if run.training_run_id:
@@ -67,52 +112,88 @@ class Command(BaseCommand):
             self.stdout.write("  (running on the workers; follow it in the admin or with --wait)")
 
 
-class _ProgressWatcher(threading.Thread):
-    """Polls the newest run's row and draws a bar; the database is the only thing both sides share."""
+@contextlib.contextmanager
+def _sigterm_as_exit(enabled: bool):
+    """In process, `kill`/`timeout` end the run as failed (like Ctrl-C) instead of leaving it to the
+    reaper: SIGTERM becomes SystemExit, which the in-process chain records before it propagates."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __init__(self, command: BaseCommand):
-        super().__init__(daemon=True)
-        self.command = command
-        self._stop = threading.Event()
+    def exit_on_sigterm(signum, frame):
+        sys.exit(128 + signum)
 
-    def run(self) -> None:
-        from django.db import connection
+    previous = signal.signal(signal.SIGTERM, exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
-        bar = tqdm(total=100, unit="%", desc="pipeline", file=self.command.stdout._out)
-        try:
-            while not self._stop.wait(1.0):
-                run = PipelineRun.objects.order_by("-pk").select_related("training_run").first()
-                if run is not None:
-                    _update_bar(bar, run)
-        finally:
-            bar.close()
-            connection.close()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.join(timeout=5)
+def _pollable_from_a_thread() -> bool:
+    """An in-memory SQLite database (the test suite's) cannot be read from a second connection while
+    this one writes without making the writer fail, so no progress thread there."""
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
 def _update_bar(bar: tqdm, run: PipelineRun) -> None:
     progress = pipeline_run_progress(run)
-    step_share = 100 / progress["steps_total"]
-    percent = progress["steps_done"] * step_share
-    if progress.get("training_status") == "running":
-        percent += step_share * (progress.get("training_percent") or 0) / 100
-    bar.n = round(min(percent, 100), 1)
-    eta = progress.get("training_eta_seconds")
-    bar.set_postfix_str(f"{progress['step'] or 'queued'}" + (f", training ETA {eta:.0f}s" if eta else ""))
+    bar.n = progress["percent"]
+    eta = progress.get("training_eta_seconds") if progress.get("training_status") == "running" else None
+    bar.set_postfix_str(
+        f"{progress['step'] or 'queued'}" + (f", training ETA {eta:.0f} s" if eta else ""), refresh=False
+    )
     bar.refresh()
 
 
-def _poll_until_done(command: BaseCommand, run_id: int) -> None:
+class _ProgressWatcher(threading.Thread):
+    """Eager mode: the chain runs in the main thread; this one polls the newest run's row and draws a bar
+    (the database is the only thing both sides share)."""
+
+    def __init__(self, command: BaseCommand):
+        super().__init__(name="pipeline-progress", daemon=True)
+        self.command = command
+        self._stopped = threading.Event()
+        self._first_id = (PipelineRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+
+    def run(self) -> None:
+        bar = tqdm(total=100, unit="%", desc="pipeline", file=self.command.stdout._out)
+        try:
+            while not self._stopped.wait(POLL_SECONDS):
+                try:
+                    run = (
+                        PipelineRun.objects.filter(pk__gte=self._first_id)
+                        .select_related("training_run")
+                        .order_by("pk")
+                        .first()
+                    )
+                except DatabaseError:
+                    continue  # a busy database: the next poll draws it
+                if run is not None:
+                    _update_bar(bar, run)
+        finally:
+            bar.close()
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+
+def _poll_until_done(command: BaseCommand, run_id: int, timeout: float | None) -> None:
+    deadline = None if timeout is None else time.monotonic() + timeout
     bar = tqdm(total=100, unit="%", desc="pipeline", file=command.stdout._out)
     try:
         while True:
             run = PipelineRun.objects.select_related("training_run").get(pk=run_id)
             _update_bar(bar, run)
-            if run.status in FINISHED:
+            if run.status in FINISHED_STATUSES:
                 return
-            time.sleep(2)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CommandError(
+                    f"Pipeline run #{run_id} is still {run.status} after {timeout:g} s; "
+                    "it goes on on the workers."
+                )
+            time.sleep(POLL_SECONDS * 2)
     finally:
         bar.close()
