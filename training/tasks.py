@@ -1,0 +1,62 @@
+"""Celery tasks of the training app: thin wrappers whose whole policy is in the decorator."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError as DatabaseOperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from creativeops.queues import Queue
+from training.services import training_run_execute, training_runs_reap_stale
+
+# Infrastructure blips worth retrying. Anything else (bad data, a bug) is recorded on the run by the
+# service and would fail again the same way.
+TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+@shared_task(
+    name="training.train_model",
+    # Its own queue, consumed by training workers with concurrency 1 and prefetch 1: a training run
+    # never waits behind, or starves, the short tasks of the default queue.
+    queue=Queue.TRAINING,
+    # Ack after the task ends, not when it starts: a worker that dies mid-training leaves the message
+    # in the broker for another worker (the service restarts the run only once its heartbeat is stale).
+    acks_late=True,
+    # ...and that includes a worker process killed by the OS (OOM) or by the hard time limit.
+    reject_on_worker_lost=True,
+    # The soft limit raises inside the training, which the service records as a clear failure and
+    # cleans up after; the hard limit (a few minutes later) kills a run stuck where it cannot raise.
+    soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
+    time_limit=settings.TRAINING_HARD_TIME_LIMIT,
+    # Only infrastructure errors (database gone, broker/Redis connection lost) are retried, with
+    # exponential backoff and jitter so a recovering database is not hit by every worker at once.
+    # The service is idempotent (a finished run is returned untouched), so a retry is always safe.
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=3,
+    # Nothing reads the return value; the TrainingRun row is the result.
+    ignore_result=True,
+)
+def train_model_task(training_run_id: int) -> None:
+    training_run_execute(training_run_id=training_run_id)
+
+
+@shared_task(
+    name="training.reap_stale_training_runs",
+    queue=Queue.DEFAULT,
+    # Cheap and idempotent: running it twice marks nothing twice; a lost run is simply done next time.
+    acks_late=True,
+    autoretry_for=(DatabaseOperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+)
+def reap_stale_training_runs() -> list[int]:
+    return training_runs_reap_stale()
