@@ -16,6 +16,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("products", "change_referencecreative"),
         ("products", "view_datasetversion"),
         ("training", "view_trainingrun"),
+        # "Cancel run" in the admin.
+        ("training", "change_trainingrun"),
         ("registry", "view_modelversion"),
         ("registry", "promote_modelversion"),
         ("registry", "rollback_modelversion"),
