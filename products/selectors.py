@@ -1,0 +1,49 @@
+"""Reads of the catalog and of dataset versions, shared by the API, the admin and other apps."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from creativeops.core.errors import ApplicationError
+from products.models import DatasetVersion, Product
+
+
+def product_list(
+    *, category: str = "", brand: str = "", source: str = "", search: str = ""
+) -> QuerySet[Product]:
+    """Products filtered by exact category / brand / source and a search in sku and title."""
+    products = Product.objects.all()
+    if category:
+        products = products.filter(category=category)
+    if brand:
+        products = products.filter(brand=brand)
+    if source:
+        products = products.filter(source=source)
+    if search:
+        products = products.search(search)
+    return products.order_by("sku")
+
+
+def product_get(*, sku: str) -> Product:
+    """One product with its reference creatives, or a 404 that names the sku."""
+    # A NUL byte cannot be in a stored sku, and PostgreSQL refuses it in a query.
+    product = None if "\x00" in sku else Product.objects.with_creatives().filter(sku=sku).first()
+    if product is None:
+        raise ApplicationError(f"No product with sku '{sku}'.", field="sku", status_code=404)
+    return product
+
+
+def product_categories() -> list[str]:
+    return list(Product.objects.order_by("category").values_list("category", flat=True).distinct())
+
+
+def dataset_version_get(*, number: int) -> DatasetVersion:
+    version = DatasetVersion.objects.filter(number=number).first()
+    if version is None:
+        raise ApplicationError(f"No dataset version {number}.", field="number", status_code=404)
+    return version
+
+
+def dataset_version_latest(*, kind: str = DatasetVersion.Kind.TRAINING) -> DatasetVersion | None:
+    """The newest version of a kind whose file retention has not deleted."""
+    return DatasetVersion.objects.filter(kind=kind, pruned_at__isnull=True).order_by("-number").first()
