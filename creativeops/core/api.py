@@ -24,7 +24,11 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"error": {"message": _first_message(exc.detail), "details": exc.detail}}
+        body = {"message": _first_message(exc.detail), "details": exc.detail}
+        field = _first_field(exc.detail)
+        if field:
+            body["field"] = field
+        response.data = {"error": body}
     elif isinstance(exc, exceptions.Throttled):
         response.data = {
             "error": {"message": f"Rate limit reached; retry in {exc.wait:.0f} s.", "wait": exc.wait}
@@ -46,6 +50,19 @@ def _first_message(detail, path: str = "") -> str:
             return _first_message(detail[index], f"{path}[{index}]")
         return f"{path}: {first}" if path else str(first)
     return f"{path}: {detail}" if path else str(detail)
+
+
+def _first_field(detail, path: str = "") -> str:
+    """The path of the first field at fault (`count`, `items[3].title`), or "" for a non-field error."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                return path
+            return _first_field(value, f"{path}.{key}" if path else str(key))
+    if isinstance(detail, list) and detail and isinstance(detail[0], (dict, list)):
+        index = next((i for i, item in enumerate(detail) if item), 0)
+        return _first_field(detail[index], f"{path}[{index}]")
+    return path
 
 
 def error_response(message: str, *, status_code: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
