@@ -213,6 +213,8 @@ def test_a_broker_that_cannot_be_reached_fails_the_run_at_once(
 
     monkeypatch.setattr(app.conf, "task_always_eager", False)
     monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:9/0")  # nothing listens there
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
     monkeypatch.setattr(app.conf, "task_publish_retry", False)
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)

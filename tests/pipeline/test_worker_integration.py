@@ -85,12 +85,14 @@ class Workers:
 
 
 @pytest.fixture
-def workers(on_postgres, settings, mlflow_store, tmp_path):
+def workers(on_postgres, settings, mlflow_store, tmp_path, monkeypatch):
     settings.CREATIVEOPS = {**settings.CREATIVEOPS, "STALE_RUN_MINUTES": STALE_RUN_MINUTES}
     settings.CELERY_TASK_ALWAYS_EAGER = False
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.task_always_eager = False
     app.conf.broker_url = BROKER_URL
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
     app._pool, app.amqp._producer_pool = None, None
     broker = redis.Redis.from_url(BROKER_URL)
     broker.flushdb()  # a dedicated database: no message of an earlier run may reach these workers
