@@ -155,7 +155,12 @@ def test_cancel_action_asks_for_confirmation_then_cancels_through_the_service(cl
     assert finished.status == TrainingRun.Status.SUCCEEDED
 
 
-def test_operators_without_the_change_permission_cannot_cancel(operator_client):
+def test_staff_without_the_change_permission_cannot_cancel(client):
+    viewer = make_user("viewer")
+    viewer.user_permissions.add(
+        Permission.objects.get(content_type__app_label="training", codename="view_trainingrun")
+    )
+    operator_client = _login(client, viewer)
     running = TrainingRunFactory(running=True)
 
     changelist = operator_client.get(reverse(CHANGELIST))
