@@ -75,26 +75,51 @@ CATALOG = {
 TONE_TEMPLATES = {
     "bold": [
         ("Meet the {brand} {noun}", "{Material} build, {spec} and it {feature}.", "Get yours"),
-        ("{brand} {noun}. No compromises.", "Built from {material} with {spec}. It {feature}.", "Grab it now"),
+        (
+            "{brand} {noun}. No compromises.",
+            "Built from {material} with {spec}. It {feature}.",
+            "Grab it now",
+        ),
         ("Power up with {brand}", "This {material} {noun} brings {spec} and {feature}.", "Shop {brand}"),
     ],
     "luxury": [
-        ("Crafted {material} elegance from {brand}", "An exquisite {noun} with {spec}. It {feature}.",
-         "Discover the collection"),
-        ("The {brand} {noun}, refined", "Finished in {material}, with {spec}. It {feature}.", "Indulge today"),
-        ("Timeless {noun} by {brand}", "Hand-finished {material} and {spec}, made to impress.", "Explore {brand}"),
+        (
+            "Crafted {material} elegance from {brand}",
+            "An exquisite {noun} with {spec}. It {feature}.",
+            "Discover the collection",
+        ),
+        (
+            "The {brand} {noun}, refined",
+            "Finished in {material}, with {spec}. It {feature}.",
+            "Indulge today",
+        ),
+        (
+            "Timeless {noun} by {brand}",
+            "Hand-finished {material} and {spec}, made to impress.",
+            "Explore {brand}",
+        ),
     ],
     "value": [
         ("{brand} {noun} for just ${price}", "Get {spec} in durable {material}. It {feature}.", "Save now"),
-        ("Smart buy: the {brand} {noun}", "Only ${price} for a {material} {noun} with {spec}.", "Add to cart"),
+        (
+            "Smart buy: the {brand} {noun}",
+            "Only ${price} for a {material} {noun} with {spec}.",
+            "Add to cart",
+        ),
         ("Big value, {price} dollars", "A {material} {noun} from {brand} with {spec}.", "Buy for ${price}"),
     ],
     "playful": [
-        ("Say hello to your new {noun}!", "{brand} made it from {material}, gave it {spec}, and it {feature}.",
-         "Treat yourself"),
+        (
+            "Say hello to your new {noun}!",
+            "{brand} made it from {material}, gave it {spec}, and it {feature}.",
+            "Treat yourself",
+        ),
         ("Oh hey, {brand} {noun}", "Fancy some {material}? It has {spec} and {feature}.", "Why not?"),
-        ("Your {noun} glow-up is here", "{brand} packed {spec} into {material}. It {feature}!",
-         "Make it yours"),
+        (
+            "Your {noun} glow-up is here",
+            "{brand} packed {spec} into {material}. It {feature}!",
+            "Make it yours",
+        ),
     ],
 }
 
@@ -122,9 +147,17 @@ def _product(index: int, rng: random.Random) -> dict:
         f"Designed for everyday {category} use."
     )
     return {
-        "sku": f"SKU-{index:05d}", "title": title, "category": category, "brand": brand,
-        "description": description, "price": price, "rating": round(rng.uniform(3.0, 5.0), 1),
-        "noun": noun, "material": material, "spec": spec, "feature": feature,
+        "sku": f"SKU-{index:05d}",
+        "title": title,
+        "category": category,
+        "brand": brand,
+        "description": description,
+        "price": price,
+        "rating": round(rng.uniform(3.0, 5.0), 1),
+        "noun": noun,
+        "material": material,
+        "spec": spec,
+        "feature": feature,
     }
 
 
@@ -134,20 +167,34 @@ def make_catalog_frame(products: int = 100, seed: int = 0, without_creatives: in
     rows = []
     for index in range(products):
         product = _product(index, rng)
-        base = {key: product[key] for key in ("sku", "title", "category", "brand", "description", "price", "rating")}
+        base = {
+            key: product[key]
+            for key in ("sku", "title", "category", "brand", "description", "price", "rating")
+        }
         base["split"] = _stable_split(product["sku"])
         if index >= products - without_creatives:
             rows.append({**base, "tone": None, "headline": None, "body": None, "cta": None})
             continue
         values = {
-            "brand": product["brand"], "noun": product["noun"], "material": product["material"],
-            "Material": product["material"].capitalize(), "spec": product["spec"],
-            "feature": product["feature"], "price": f"{product['price']:.2f}",
+            "brand": product["brand"],
+            "noun": product["noun"],
+            "material": product["material"],
+            "Material": product["material"].capitalize(),
+            "spec": product["spec"],
+            "feature": product["feature"],
+            "price": f"{product['price']:.2f}",
         }
         for tone in TONES:
             headline, body, cta = rng.choice(TONE_TEMPLATES[tone])
-            rows.append({**base, "tone": tone, "headline": headline.format(**values),
-                         "body": body.format(**values), "cta": cta.format(**values)})
+            rows.append(
+                {
+                    **base,
+                    "tone": tone,
+                    "headline": headline.format(**values),
+                    "body": body.format(**values),
+                    "cta": cta.format(**values),
+                }
+            )
     return pd.DataFrame(rows)
 
 

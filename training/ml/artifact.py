@@ -56,7 +56,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def save_model_files(folder: str | Path, model, tokenizer, *, eos_id: int, pad_id: int, max_new_tokens: int) -> None:
+def save_model_files(
+    folder: str | Path, model, tokenizer, *, eos_id: int, pad_id: int, max_new_tokens: int
+) -> None:
     """Weights (safetensors), model and generation config, and tokenizer files into `folder`."""
     model.generation_config = transformers.GenerationConfig(
         eos_token_id=eos_id, pad_token_id=pad_id, max_new_tokens=max_new_tokens, do_sample=False
@@ -123,6 +125,15 @@ def sha256_of_directory(path: str | Path) -> str:
     return file_sha256(manifest_path)
 
 
+def ensure_free(final_path: str | Path) -> None:
+    """Refuse a path that already holds an artifact (or anything else but an empty folder)."""
+    final_path = Path(final_path)
+    if final_path.exists() and (not final_path.is_dir() or any(final_path.iterdir())):
+        raise FileExistsError(
+            f"{final_path}: an artifact already exists there; artifacts are never overwritten"
+        )
+
+
 @contextlib.contextmanager
 def staged_directory(final_path: str | Path) -> Iterator[Path]:
     """A temporary sibling folder that becomes `final_path` with one rename when the block succeeds.
@@ -132,8 +143,7 @@ def staged_directory(final_path: str | Path) -> Iterator[Path]:
     `final_path` is refused rather than replaced.
     """
     final_path = Path(final_path)
-    if final_path.exists() and (not final_path.is_dir() or any(final_path.iterdir())):
-        raise FileExistsError(f"{final_path}: an artifact already exists there; artifacts are never overwritten")
+    ensure_free(final_path)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.partial-", dir=final_path.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; serving processes must read the artifact

@@ -39,8 +39,6 @@ def prepare_frame(frame: pd.DataFrame) -> pd.DataFrame:
     unknown_splits = sorted(set(rows["split"]) - set(SPLITS))
     if unknown_splits:
         raise ValueError(f"unknown splits in dataset: {', '.join(map(str, unknown_splits))}")
-    if not (rows["split"] == "train").any():
-        raise ValueError("dataset has no training rows with a creative")
     return rows.sort_values(["sku", "tone"], kind="stable").reset_index(drop=True)
 
 
@@ -99,7 +97,9 @@ def epoch_rows(encoded: EncodedRows, tones_per_product: int | None, seed: int, e
     for group, indices in sorted(by_group.items()):
         order = sorted(indices, key=lambda index: stable_order_key(seed, group, index))
         start = (epoch * tones_per_product) % len(order)
-        chosen += [order[(start + offset) % len(order)] for offset in range(min(tones_per_product, len(order)))]
+        chosen += [
+            order[(start + offset) % len(order)] for offset in range(min(tones_per_product, len(order)))
+        ]
     return sorted(chosen)
 
 

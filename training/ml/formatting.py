@@ -53,9 +53,11 @@ class SpecialIds:
 
 
 def format_price(price) -> str:
+    """ "$165.00": written as the reference copy writes prices, so that copying the price into the copy
+    is a verbatim copy of a token sequence that occurs nowhere else in the prompt."""
     if price is None or (isinstance(price, float) and math.isnan(price)):
         return ""
-    return f"{float(price):.2f}"
+    return f"${float(price):.2f}"
 
 
 def _text(value) -> str:
@@ -98,7 +100,12 @@ def encode_prompt(
 
 
 def encode_target(
-    tokenizer: PreTrainedTokenizerBase, ids: SpecialIds, headline: str, body: str, cta: str, max_target_tokens: int
+    tokenizer: PreTrainedTokenizerBase,
+    ids: SpecialIds,
+    headline: str,
+    body: str,
+    cta: str,
+    max_target_tokens: int,
 ) -> list[int]:
     target: list[int] = []
     for name, value in (("headline", headline), ("body", body), ("cta", cta)):
@@ -108,7 +115,11 @@ def encode_target(
 
 
 def build_example(
-    tokenizer: PreTrainedTokenizerBase, ids: SpecialIds, row: dict, max_source_tokens: int, max_target_tokens: int
+    tokenizer: PreTrainedTokenizerBase,
+    ids: SpecialIds,
+    row: dict,
+    max_source_tokens: int,
+    max_target_tokens: int,
 ) -> tuple[list[int], int]:
     """(input ids, prompt length): labels are the input ids with the first `prompt length` masked."""
     prompt = encode_prompt(tokenizer, ids, row, row["tone"], max_source_tokens)
@@ -151,4 +162,6 @@ def _keep_first(result: dict[str, str], name: str, value: str) -> None:
 
 def creative_text(creative: dict) -> str:
     """Headline, body and call to action as one string, the unit the metrics score."""
-    return " ".join(part for part in (creative.get("headline"), creative.get("body"), creative.get("cta")) if part)
+    return " ".join(
+        part for part in (creative.get("headline"), creative.get("body"), creative.get("cta")) if part
+    )

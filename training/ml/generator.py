@@ -60,7 +60,7 @@ class CreativeGenerator:
         """Verify every file against the manifest, then load model and tokenizer (never from a hub)."""
         manifest = verify_artifact(path)
         tokenizer = load_tokenizer(path)
-        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, torch_dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
         return cls(model, tokenizer, manifest, device, **options)
 
     @property
@@ -131,7 +131,11 @@ class CreativeGenerator:
         finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
         extra = {"logits_to_keep": 1} if self._keeps_last_logits else {}
         outputs = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, **extra
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=True,
+            **extra,
         )
         steps = []
         for _ in range(max_new_tokens):
@@ -153,7 +157,9 @@ class CreativeGenerator:
         tokens = torch.stack(steps, dim=1).tolist()
         return [_until_eos(row, self.special_ids.eos) for row in tokens]
 
-    def _choose(self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator) -> torch.Tensor:
+    def _choose(
+        self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator
+    ) -> torch.Tensor:
         logits = logits.float()
         logits[:, self._banned] = -math.inf
         greedy = logits.argmax(dim=-1)
@@ -198,6 +204,9 @@ def _validate_items(items: Sequence[Mapping]) -> None:
                 raise ValueError(f"item {index}: {name} must be a string")
         price = item.get("price")
         if price is not None and (
-            isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(price) or price < 0
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+            or price < 0
         ):
             raise ValueError(f"item {index}: price must be a non-negative number")

@@ -83,7 +83,9 @@ class FactChecker:
     """
 
     def __init__(self, known_brands: Iterable[str] | None = None, known_nouns: Iterable[str] | None = None):
-        self._brands = [(brand, _term_pattern(brand)) for brand in sorted(set(known_brands or ())) if brand.strip()]
+        self._brands = [
+            (brand, _term_pattern(brand)) for brand in sorted(set(known_brands or ())) if brand.strip()
+        ]
         self._nouns = [(noun, _term_pattern(noun)) for noun in sorted(set(known_nouns or ())) if noun.strip()]
 
     def violations(self, output: str, source: str, brand: str | None = None) -> list[str]:
@@ -92,7 +94,11 @@ class FactChecker:
         output_lower, source_lower = output.lower(), source.lower()
         own_brand = (brand or "").strip().lower()
         for name, pattern in self._brands:
-            if name.lower() != own_brand and pattern.search(output_lower) and not pattern.search(source_lower):
+            if (
+                name.lower() != own_brand
+                and pattern.search(output_lower)
+                and not pattern.search(source_lower)
+            ):
                 problems.append(f"brand {name}")
         for name, pattern in self._nouns:
             if pattern.search(output_lower) and not pattern.search(source_lower):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -26,6 +27,29 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether training autocasts to bfloat16: "auto" does where the hardware computes it natively
+    (CUDA with bf16, or a CPU with AVX512-BF16 / AMX, where a `small` step takes ~30 % less CPU time);
+    weights, optimizer state, the loss and every evaluation stay float32."""
+    if precision == "fp32":
+        return False
+    if precision == "bf16":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = getattr(torch, "cpu", None)
+    return any(
+        getattr(cpu, probe, lambda: False)()
+        for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+
+
+def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    if uses_bf16(precision, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def build_model(config: TrainingConfig, vocab_size: int, ids: SpecialIds) -> PreTrainedModel:
     model_config = LlamaConfig(
         vocab_size=vocab_size,
@@ -47,7 +71,7 @@ def build_model(config: TrainingConfig, vocab_size: int, ids: SpecialIds) -> Pre
 
 def load_pretrained_model(path: str | Path, vocab_size: int) -> PreTrainedModel:
     """Any local Hugging Face causal LM, its embeddings resized to the tokenizer with our tokens."""
-    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
     if model.get_input_embeddings().num_embeddings != vocab_size:
         model.resize_token_embeddings(vocab_size)
     return model
@@ -67,7 +91,9 @@ def target_loss(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch
         selected = labels != IGNORE_INDEX
         logits = model.get_output_embeddings()(hidden[:, :-1][selected])
         return functional.cross_entropy(logits.float(), labels[selected], reduction="sum")
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+    ).logits
     return functional.cross_entropy(
         logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
     )

@@ -28,7 +28,11 @@ OUTPUT_TOKENS = {"headline": "<|headline|>", "body": "<|body|>", "cta": "<|cta|>
 TONE_TOKENS = {tone: f"<|tone:{tone}|>" for tone in TONES}
 
 ALL_SPECIAL_TOKENS: list[str] = [
-    PAD, EOS, *FIELD_TOKENS.values(), *TONE_TOKENS.values(), *OUTPUT_TOKENS.values()
+    PAD,
+    EOS,
+    *FIELD_TOKENS.values(),
+    *TONE_TOKENS.values(),
+    *OUTPUT_TOKENS.values(),
 ]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -66,7 +70,9 @@ def load_pretrained_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     missing = [token for token in ALL_SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
-    tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_additional_special_tokens=False)
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": missing}, replace_additional_special_tokens=False
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = PAD
     tokenizer.padding_side = "left"
