@@ -131,30 +131,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         ),
         ("Configuration", {"fields": ("hyperparameters_table",), "classes": ("collapse",)}),
     )
-    readonly_fields = (
-        "status_column",
-        "progress_column",
-        "dataset_version_column",
-        "preset",
-        "trigger",
-        "triggered_by",
-        "worker",
-        "celery_task_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "duration_column",
-        "heartbeat_at",
-        "error_display",
-        "metrics_table",
-        "loss_chart",
-        "epoch_history_table",
-        "artifact_uri",
-        "artifact_sha256",
-        "parameter_count",
-        "mlflow_column",
-        "hyperparameters_table",
-    )
+    # Nothing is editable: every field shown is read-only (the admin only reads and cancels).
+    readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
 
     # -- permissions: runs are made by services; the admin only reads and cancels --------------
 

@@ -19,7 +19,8 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 56, 16, 46, 44
 
 
-def _finite(value) -> float | None:
+def finite_number(value) -> float | None:
+    """`value` as a float, or None when it is missing, not a number, NaN or infinite."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -27,7 +28,7 @@ def _finite(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """About `count` round tick values (1, 2, 2.5, 5 x 10^k steps) covering [low, high]."""
     if high <= low:
         spread = abs(low) * 0.1 or 1.0
@@ -46,12 +47,55 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _format_tick(value: float) -> str:
+def format_tick(value: float) -> str:
+    """A short label for an axis tick value."""
     if value == 0:
         return "0"
     if abs(value) >= 1000 or abs(value) < 0.01:
         return f"{value:.2g}"
     return f"{value:.3g}"
+
+
+def svg_open(css_class: str, width: int, height: int, title: str) -> list[str]:
+    """The opening parts of a chart: the `<svg>` tag with its accessible label, a white background and
+    the (escaped) title, if any. The caller appends its shapes and the closing `</svg>`."""
+    label = escape(title or "Chart")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" role="img" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" aria-label="{label}">',
+        f"<title>{label}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    if title:
+        parts.append(
+            f'<text x="{_MARGIN_LEFT}" y="18" font-size="13" font-weight="bold" fill="#333">'
+            f"{escape(title)}</text>"
+        )
+    return parts
+
+
+def svg_no_data(parts: list[str], width: int, height: int, message: str) -> SafeString:
+    """The chart opened by `parts`, closed with `message` centred where the plot would be."""
+    parts = [
+        *parts,
+        f'<text x="{width / 2:.1f}" y="{height / 2:.1f}" text-anchor="middle" font-size="12" '
+        f'fill="#777">{escape(message)}</text></svg>',
+    ]
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped
+
+
+def y_tick_lines(y_ticks: Sequence[float], y_of, width: int) -> list[str]:
+    """One horizontal grid line with its value label per tick, across the plot area."""
+    parts = []
+    for tick in y_ticks:
+        y = y_of(tick)
+        parts.append(
+            f'<line x1="{_MARGIN_LEFT}" y1="{y:.1f}" x2="{width - _MARGIN_RIGHT}" y2="{y:.1f}" '
+            'stroke="#e3e3e3"/>'
+            f'<text x="{_MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
+            f"{escape(format_tick(tick))}</text>"
+        )
+    return parts
 
 
 def line_chart_svg(
@@ -71,30 +115,13 @@ def line_chart_svg(
     width, height = max(int(width), 160), max(int(height), 120)
     plot_width = width - _MARGIN_LEFT - _MARGIN_RIGHT
     plot_height = height - _MARGIN_TOP - _MARGIN_BOTTOM
-    cleaned = {str(name): [_finite(value) for value in values] for name, values in series.items()}
+    cleaned = {str(name): [finite_number(value) for value in values] for name, values in series.items()}
     finite = [value for values in cleaned.values() for value in values if value is not None]
-    label = escape(title or "Chart")
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="line-chart" role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" aria-label="{label}">',
-        f"<title>{label}</title>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
-    if title:
-        parts.append(
-            f'<text x="{_MARGIN_LEFT}" y="18" font-size="13" font-weight="bold" fill="#333">'
-            f"{escape(title)}</text>"
-        )
+    parts = svg_open("line-chart", width, height, title)
     if not finite:
-        parts.append(
-            f'<text x="{width / 2:.1f}" y="{height / 2:.1f}" text-anchor="middle" font-size="12" '
-            f'fill="#777">No data yet</text></svg>'
-        )
-        return mark_safe(  # noqa: S308 - every interpolated text above is escaped
-            "".join(parts)
-        )
+        return svg_no_data(parts, width, height, "No data yet")
 
-    y_ticks = _nice_ticks(min(finite), max(finite))
+    y_ticks = nice_ticks(min(finite), max(finite))
     y_low, y_high = y_ticks[0], y_ticks[-1]
     longest = max((len(values) for values in cleaned.values()), default=1)
     x_span = max(longest - 1, 1)
@@ -119,15 +146,7 @@ def _grid(
     y_ticks, y_of, x_of, longest: int, x_start: int, width: int, height: int, x_label: str
 ) -> list[str]:
     bottom = height - _MARGIN_BOTTOM
-    parts = []
-    for tick in y_ticks:
-        y = y_of(tick)
-        parts.append(
-            f'<line x1="{_MARGIN_LEFT}" y1="{y:.1f}" x2="{width - _MARGIN_RIGHT}" y2="{y:.1f}" '
-            'stroke="#e3e3e3"/>'
-            f'<text x="{_MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
-            f"{escape(_format_tick(tick))}</text>"
-        )
+    parts = y_tick_lines(y_ticks, y_of, width)
     # At most ~12 x labels, whatever the number of points.
     every = max(1, math.ceil(longest / 12))
     for index in range(0, longest, every):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from training.charts import PALETTE, _finite, _format_tick, _nice_ticks
+from training.charts import PALETTE, finite_number, nice_ticks, svg_no_data, svg_open, y_tick_lines
 
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP = 56, 16, 46
 _MIN_GROUP_WIDTH = 36
@@ -34,33 +34,20 @@ def bar_chart_svg(
     readable when there are many groups. With no finite value at all the chart says "No data".
     """
     series = list(dict.fromkeys(name for values in groups.values() for name in values))
-    cleaned = {str(group): [_finite(values.get(name)) for name in series] for group, values in groups.items()}
+    cleaned = {
+        str(group): [finite_number(values.get(name)) for name in series] for group, values in groups.items()
+    }
     finite = [value for values in cleaned.values() for value in values if value is not None]
     slanted = any(len(group) > _ROTATE_LABELS_LONGER_THAN for group in cleaned)
     margin_bottom = 86 if slanted else 44
     width = max(int(width), 160, _MARGIN_LEFT + _MARGIN_RIGHT + _MIN_GROUP_WIDTH * len(cleaned))
     height = max(int(height), 120)
-    label = escape(title or "Chart")
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="bar-chart" role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" aria-label="{label}">',
-        f"<title>{label}</title>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
-    if title:
-        parts.append(
-            f'<text x="{_MARGIN_LEFT}" y="18" font-size="13" font-weight="bold" fill="#333">'
-            f"{escape(title)}</text>"
-        )
+    parts = svg_open("bar-chart", width, height, title)
     if not finite:
-        parts.append(
-            f'<text x="{width / 2:.1f}" y="{height / 2:.1f}" text-anchor="middle" font-size="12" '
-            f'fill="#777">No data</text></svg>'
-        )
-        return mark_safe("".join(parts))  # noqa: S308 - every interpolated text above is escaped
+        return svg_no_data(parts, width, height, "No data")
 
     bottom = height - margin_bottom
-    y_ticks = _nice_ticks(min(0.0, *finite), max(finite))
+    y_ticks = nice_ticks(min(0.0, *finite), max(finite))
     y_low, y_high = y_ticks[0], y_ticks[-1]
 
     def y_of(value: float) -> float:
@@ -95,15 +82,7 @@ def bar_chart_svg(
 
 
 def _axes(y_ticks: list[float], y_of, width: int, bottom: float, y_label: str) -> list[str]:
-    parts = []
-    for tick in y_ticks:
-        y = y_of(tick)
-        parts.append(
-            f'<line x1="{_MARGIN_LEFT}" y1="{y:.1f}" x2="{width - _MARGIN_RIGHT}" y2="{y:.1f}" '
-            'stroke="#e3e3e3"/>'
-            f'<text x="{_MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
-            f"{escape(_format_tick(tick))}</text>"
-        )
+    parts = y_tick_lines(y_ticks, y_of, width)
     parts.append(
         f'<line x1="{_MARGIN_LEFT}" y1="{bottom:.1f}" x2="{width - _MARGIN_RIGHT}" y2="{bottom:.1f}" '
         'stroke="#999"/>'

@@ -63,6 +63,27 @@ def _record(
     return event
 
 
+def _version_event(
+    action: str,
+    version: ModelVersion,
+    from_version: ModelVersion | None,
+    actor,
+    reason: str,
+    actor_label: str | None,
+    /,
+) -> RegistryEvent:
+    """An event whose subject is `version` (the `to_version`), moving away from `from_version`."""
+    return _record(
+        action=action,
+        model_name=version.name,
+        actor=actor,
+        actor_label=actor_label,
+        from_version=from_version,
+        to_version=version,
+        reason=reason,
+    )
+
+
 def register_event(
     *, version: ModelVersion, production: ModelVersion | None, actor, actor_label: str | None = None
 ) -> RegistryEvent:
@@ -70,15 +91,7 @@ def register_event(
         f"Registered v{version.version} from training run #{version.training_run_id}. "
         f"Gate: {version.gate_reason}"
     )
-    return _record(
-        action=RegistryEvent.Action.REGISTER,
-        model_name=version.name,
-        actor=actor,
-        actor_label=actor_label,
-        from_version=production,
-        to_version=version,
-        reason=reason,
-    )
+    return _version_event(RegistryEvent.Action.REGISTER, version, production, actor, reason, actor_label)
 
 
 def reject_event(
@@ -89,15 +102,7 @@ def reject_event(
     reason: str,
     actor_label: str | None = None,
 ) -> RegistryEvent:
-    return _record(
-        action=RegistryEvent.Action.REJECT,
-        model_name=version.name,
-        actor=actor,
-        actor_label=actor_label,
-        from_version=production,
-        to_version=version,
-        reason=reason,
-    )
+    return _version_event(RegistryEvent.Action.REJECT, version, production, actor, reason, actor_label)
 
 
 def promote_event(
@@ -111,15 +116,7 @@ def promote_event(
 ) -> RegistryEvent:
     """`action` is promote, auto_promote, override_promote or rollback: each makes `version` production."""
     assert action in RegistryEvent.PRODUCTION_ACTIONS, action
-    return _record(
-        action=action,
-        model_name=version.name,
-        actor=actor,
-        actor_label=actor_label,
-        from_version=previous,
-        to_version=version,
-        reason=reason,
-    )
+    return _version_event(action, version, previous, actor, reason, actor_label)
 
 
 def archive_event(
@@ -130,15 +127,7 @@ def archive_event(
     reason: str,
     actor_label: str | None = None,
 ) -> RegistryEvent:
-    return _record(
-        action=RegistryEvent.Action.ARCHIVE,
-        model_name=version.name,
-        actor=actor,
-        actor_label=actor_label,
-        from_version=production,
-        to_version=version,
-        reason=reason,
-    )
+    return _version_event(RegistryEvent.Action.ARCHIVE, version, production, actor, reason, actor_label)
 
 
 def mlflow_sync_event(*, version: ModelVersion, reason: str) -> RegistryEvent:

@@ -312,17 +312,9 @@ def model_version_reject(
                 f"Only a candidate can be rejected; {_label(target)} is "
                 f"{target.get_status_display().lower()}."
             )
-        target.status = Status.REJECTED
-        target.mlflow_synced = False
-        target.save(update_fields=["status", "mlflow_synced"])
-        events.reject_event(
-            version=target,
-            production=selectors.production_version(target.name),
-            actor=actor,
-            reason=reason,
-            actor_label=actor_label,
+        _retire(
+            target, Status.REJECTED, events.reject_event, actor=actor, reason=reason, actor_label=actor_label
         )
-        registry_side_effects_on_commit(target.name, [target.pk], production_changed=False)
     return target
 
 
@@ -342,15 +334,25 @@ def model_version_archive(
             )
         if target.status == Status.ARCHIVED:
             raise ApplicationError(f"{_label(target)} is already archived.")
-        target.status = Status.ARCHIVED
-        target.mlflow_synced = False
-        target.save(update_fields=["status", "mlflow_synced"])
-        events.archive_event(
-            version=target,
-            production=selectors.production_version(target.name),
-            actor=actor,
-            reason=reason,
-            actor_label=actor_label,
+        _retire(
+            target, Status.ARCHIVED, events.archive_event, actor=actor, reason=reason, actor_label=actor_label
         )
-        registry_side_effects_on_commit(target.name, [target.pk], production_changed=False)
     return target
+
+
+def _retire(
+    target: ModelVersion, status: str, record_event, *, actor, reason: str, actor_label: str | None
+) -> None:
+    """Move a locked, non-production `target` to `status` (rejected, archived), record the event with
+    `record_event` and queue the registry side effects (MLflow sync) for after the commit."""
+    target.status = status
+    target.mlflow_synced = False
+    target.save(update_fields=["status", "mlflow_synced"])
+    record_event(
+        version=target,
+        production=selectors.production_version(target.name),
+        actor=actor,
+        reason=reason,
+        actor_label=actor_label,
+    )
+    registry_side_effects_on_commit(target.name, [target.pk], production_changed=False)
