@@ -4,6 +4,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
 from tests.training.ml_data import _clean_cache, _isolated_storage  # noqa: F401  (no-Django fixtures)
 from training.ml.config import TrainingConfig
@@ -19,6 +20,7 @@ from training.ml.formatting import (
     source_text,
 )
 from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, numbers_in, rouge_l_f1, word_tokens
+from training.ml.number_guard import NumberGuard
 from training.ml.tokenizer import TONE_TOKENS, train_tokenizer
 
 
@@ -182,3 +184,30 @@ def test_encoded_rows_count_tokens():
     encoded = EncodedRows(sequences=[[1, 2, 3], [4, 5]], prompt_lengths=[1, 1], groups=["a", "b"])
     assert encoded.tokens([0, 1]) == 5
     assert encoded.target_tokens([0, 1]) == 3
+
+
+def _allowed_after(guard, tokenizer, text):
+    """Feed `text` (digits and separators) through the guard; return what it allows next."""
+    for char in text:
+        guard.advance([tokenizer.convert_tokens_to_ids(char)])
+    logits = torch.zeros(1, len(tokenizer))
+    guard.mask(logits)
+    allowed = {char for char in "0123456789.," if logits[0, tokenizer.convert_tokens_to_ids(char)] == 0}
+    words_allowed = bool(logits[0, tokenizer.convert_tokens_to_ids("<|eos|>")] == 0)
+    return allowed, words_allowed
+
+
+def test_number_guard_only_lets_input_numbers_through():
+    source = "Kettle 1.7 L for $49.95, 1,200 W"
+    tokenizer = train_tokenizer([source, "digits 0123456789 and words."] * 5, 300)
+    guard = NumberGuard(tokenizer, [source], torch.device("cpu"))
+    assert guard.enabled
+    assert _allowed_after(guard, tokenizer, "") == ({"1", "4", ".", ","}, True)  # starts of 1.7, 49.95, 1,200
+    assert _allowed_after(guard, tokenizer, "4") == ({"9"}, False)
+    assert _allowed_after(guard, tokenizer, "9") == ({"."}, False)  # "49" alone is not an input number
+    assert _allowed_after(guard, tokenizer, ".") == ({"9"}, False)
+    assert _allowed_after(guard, tokenizer, "95") == ({".", ","}, True)  # complete: punctuation or words
+    assert _allowed_after(guard, tokenizer, ".") == ({"1", "4", ".", ","}, True)  # that "." was a full stop
+    assert _allowed_after(guard, tokenizer, "1") == ({".", ","}, False)  # 1.7 or 1,200, not "1" itself
+    assert _allowed_after(guard, tokenizer, ",") == ({"2"}, False)
+    assert _allowed_after(guard, tokenizer, "200") == ({".", ","}, True)

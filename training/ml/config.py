@@ -24,7 +24,7 @@ class TrainingConfig:
     # optimisation
     epochs: int = 10
     batch_size: int = 32
-    learning_rate: float = 2.5e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
     grad_clip: float = 1.0
@@ -41,7 +41,7 @@ class TrainingConfig:
     vocab_size: int = 4096
     # architecture (ignored when warm-starting from `pretrained_path`)
     d_model: int = 128
-    n_layers: int = 4
+    n_layers: int = 3
     n_heads: int = 4
     d_ff: int = 344
     dropout: float = 0.0

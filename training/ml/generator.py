@@ -15,8 +15,9 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from training.ml.artifact import verify_artifact
-from training.ml.formatting import SpecialIds, encode_prompt, parse_generation
+from training.ml.formatting import SpecialIds, encode_prompt, parse_generation, source_text
 from training.ml.modeling import parameter_count, resolve_device
+from training.ml.number_guard import NumberGuard
 from training.ml.tokenizer import TONES, load_tokenizer
 
 MAX_NEW_TOKENS_LIMIT = 512
@@ -27,8 +28,10 @@ class CreativeGenerator:
 
     Variant 1 of every item is greedy (the model's best guess, reproducible); further variants are
     sampled with nucleus sampling from a seeded generator, so they differ from it and from each other
-    yet the same request (same seed) gives the same creatives. One instance may serve several threads:
-    `generate` holds a lock, as the KV cache and random generator of a call are not shareable.
+    yet the same request (same seed) gives the same creatives. With `number_guard` (the default) a
+    creative can only state numbers that occur in its product's input (see number_guard.py). One
+    instance may serve several threads: `generate` holds a lock, as the KV cache and random generator
+    of a call are not shareable.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class CreativeGenerator:
         top_p: float = 0.9,
         temperature: float = 0.8,
         max_batch_rows: int = 512,
+        number_guard: bool = True,
     ):
         self.device = resolve_device(str(device))
         self.model = model.to(self.device).eval()
@@ -51,6 +55,7 @@ class CreativeGenerator:
         self.max_source_tokens = int(prompt_format.get("max_source_tokens", 96))
         self.default_max_new_tokens = int(prompt_format.get("max_target_tokens", 64))
         self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
+        self.number_guard = number_guard
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._lock = threading.Lock()
@@ -98,17 +103,18 @@ class CreativeGenerator:
             raise ValueError(f"num_variants must be an integer from 1 to 16, got {num_variants!r}")
         if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS_LIMIT}")
-        prompts, sampled = [], []
+        prompts, sources, sampled = [], [], []
         for item, item_tone in zip(items, tones, strict=True):
             prompt = encode_prompt(self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens)
             prompts += [prompt] * num_variants
+            sources += [source_text(item)] * num_variants
             sampled += [variant > 0 for variant in range(num_variants)]
         with self._lock, torch.inference_mode():
             random = torch.Generator(device=self.device).manual_seed(0 if seed is None else int(seed))
             generated: list[list[int]] = []
             for start in range(0, len(prompts), self.max_batch_rows):
-                stop = start + self.max_batch_rows
-                generated += self._decode(prompts[start:stop], sampled[start:stop], max_new_tokens, random)
+                rows = slice(start, start + self.max_batch_rows)
+                generated += self._decode(prompts[rows], sources[rows], sampled[rows], max_new_tokens, random)
         creatives = [
             {"tone": tones[row // num_variants], **parse_generation(self.tokenizer.decode(tokens))}
             for row, tokens in enumerate(generated)
@@ -116,7 +122,12 @@ class CreativeGenerator:
         return [creatives[index : index + num_variants] for index in range(0, len(creatives), num_variants)]
 
     def _decode(
-        self, prompts: list[list[int]], sampled: list[bool], max_new_tokens: int, random: torch.Generator
+        self,
+        prompts: list[list[int]],
+        sources: list[str],
+        sampled: list[bool],
+        max_new_tokens: int,
+        random: torch.Generator,
     ) -> list[list[int]]:
         """One forward pass per step for the whole batch, reusing the KV cache."""
         rows, width = len(prompts), max(map(len, prompts))
@@ -137,10 +148,17 @@ class CreativeGenerator:
             use_cache=True,
             **extra,
         )
+        guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
         steps = []
         for _ in range(max_new_tokens):
-            next_tokens = self._choose(outputs.logits[:, -1, :], sample_rows, random)
+            logits = outputs.logits[:, -1, :].float()
+            logits[:, self._banned] = -math.inf
+            if guard is not None:
+                guard.mask(logits)
+            next_tokens = self._choose(logits, sample_rows, random)
             next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
+            if guard is not None:
+                guard.advance(next_tokens.tolist())
             steps.append(next_tokens)
             finished |= next_tokens == self.special_ids.eos
             if bool(finished.all()):
@@ -160,8 +178,6 @@ class CreativeGenerator:
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator
     ) -> torch.Tensor:
-        logits = logits.float()
-        logits[:, self._banned] = -math.inf
         greedy = logits.argmax(dim=-1)
         if not bool(sample_rows.any()):
             return greedy

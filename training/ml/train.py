@@ -74,7 +74,7 @@ def optimizer_for(model: torch.nn.Module, config: TrainingConfig) -> torch.optim
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
+    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)  # one kernel, not one per tensor
 
 
 def planned_steps(train: EncodedRows, config: TrainingConfig) -> int:
