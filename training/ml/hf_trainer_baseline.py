@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from training.ml.config import TrainingConfig
 from training.ml.data import EncodedRows, collate
@@ -65,6 +65,7 @@ def train_with_hf_trainer(frame: pd.DataFrame, config: TrainingConfig, output_di
             train_dataset=_EncodedDataset(train),
             data_collator=lambda indices: collate(train, list(indices), prepared.ids.pad),
         )
+        trainer.remove_callback(PrinterCallback)  # no console log lines from a library function
         started = time.perf_counter()
         outcome = trainer.train()
         seconds = time.perf_counter() - started
