@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.monitoring.charts import bar_chart_svg
 from inference.models import DriftReport
 
@@ -34,7 +35,7 @@ if admin.site.is_registered(DriftReport):
 
 
 @admin.register(DriftReport)
-class DriftReportAdmin(admin.ModelAdmin):
+class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "model_version",
@@ -77,16 +78,6 @@ class DriftReportAdmin(admin.ModelAdmin):
         "psi_table",
         "charts",
     ]
-
-    # Reports are written by the hourly task only.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Drift", ordering="drifted")
     def drift_badge(self, report: DriftReport) -> SafeString:

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.selectors import pipeline_run_progress
@@ -50,7 +51,7 @@ class RunPipelineForm(forms.Form):
 
 
 @admin.register(PipelineRun)
-class PipelineRunAdmin(admin.ModelAdmin):
+class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "status_badge",
@@ -84,15 +85,6 @@ class PipelineRunAdmin(admin.ModelAdmin):
         ("Decision", {"fields": ["gate_decision", "gate_reason", "skipped_because_of", "error"]}),
         ("Times", {"fields": ["created_at", "started_at", "finished_at", "lease_expires_at"]}),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, run: PipelineRun) -> str:
