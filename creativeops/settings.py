@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from creativeops.env import env_bool, env_float, env_int, env_list, env_required, env_str
+from creativeops.queues import TASK_ROUTES, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("CREATIVEOPS_DATA_DIR") or BASE_DIR / "var").resolve()
@@ -212,7 +213,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
+# Which task goes to which queue (the `queue=` task attribute is deprecated since Celery 5.5).
+CELERY_TASK_ROUTES = TASK_ROUTES
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Training is long and CPU bound: a worker must not hold a second training message it cannot start.

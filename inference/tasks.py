@@ -6,14 +6,11 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from creativeops.queues import Queue
-
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 
 
 @shared_task(
     name="inference.tasks.creatives_refresh",
-    queue=Queue.DEFAULT,
     # Acknowledged after the refresh finished: a worker lost mid-way gets the message redelivered,
     # and the rerun skips what was written (one creative per product, version and tone).
     acks_late=True,
@@ -34,7 +31,6 @@ def creatives_refresh(model_version_id: int) -> int:
 
 @shared_task(
     name="inference.tasks.creatives_refresh_check",
-    queue=Queue.DEFAULT,
     acks_late=True,
     ignore_result=True,
     soft_time_limit=60,

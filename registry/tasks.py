@@ -6,7 +6,6 @@ import logging
 
 from celery import shared_task
 
-from creativeops.queues import Queue
 from registry.models import ModelVersion
 from registry.services import mlflow_mirror
 from registry.services.mlflow_mirror import MlflowUnavailable
@@ -15,7 +14,6 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    queue=Queue.DEFAULT,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(MlflowUnavailable,),
@@ -36,7 +34,6 @@ def mirror_to_mlflow(model_version_id: int) -> None:
 
 
 @shared_task(
-    queue=Queue.DEFAULT,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=600,

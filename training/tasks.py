@@ -9,7 +9,6 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from creativeops.queues import Queue
 from training.services import training_run_execute, training_runs_reap_stale
 
 # Infrastructure blips worth retrying. Anything else (bad data, a bug) is recorded on the run by the
@@ -19,9 +18,8 @@ TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, RedisConne
 
 @shared_task(
     name="training.train_model",
-    # Its own queue, consumed by training workers with concurrency 1 and prefetch 1: a training run
-    # never waits behind, or starves, the short tasks of the default queue.
-    queue=Queue.TRAINING,
+    # Routed to the training queue (creativeops.queues.TASK_ROUTES), consumed by training workers with
+    # concurrency 1 and prefetch 1: a run never waits behind, or starves, the short default-queue tasks.
     # Ack after the task ends, not when it starts: a worker that dies mid-training leaves the message
     # in the broker for another worker (the service restarts the run only once its heartbeat is stale).
     acks_late=True,
@@ -48,7 +46,6 @@ def train_model_task(training_run_id: int) -> None:
 
 @shared_task(
     name="training.reap_stale_training_runs",
-    queue=Queue.DEFAULT,
     # Cheap and idempotent: running it twice marks nothing twice; a lost run is simply done next time.
     acks_late=True,
     autoretry_for=(DatabaseOperationalError,),

@@ -11,14 +11,11 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from creativeops.queues import Queue
-
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 
 
 @shared_task(
     name="inference.tasks.drift_report_task",
-    queue=Queue.DEFAULT,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,

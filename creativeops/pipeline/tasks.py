@@ -23,8 +23,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from creativeops.queues import Queue
-
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 STEP_POLICY = {
     "acks_late": True,
@@ -65,7 +63,6 @@ def _run_step(pipeline_run_id: int, step: str) -> int:
 @shared_task(
     base=PipelineStepTask,
     pipeline_step="generate",
-    queue=Queue.DEFAULT,
     soft_time_limit=1800,
     time_limit=1900,
     **STEP_POLICY,
@@ -77,7 +74,6 @@ def pipeline_generate(pipeline_run_id: int) -> int:
 @shared_task(
     base=PipelineStepTask,
     pipeline_step="snapshot",
-    queue=Queue.DEFAULT,
     soft_time_limit=600,
     time_limit=660,
     **STEP_POLICY,
@@ -89,7 +85,6 @@ def pipeline_snapshot(pipeline_run_id: int) -> int:
 @shared_task(
     base=PipelineStepTask,
     pipeline_step="train",
-    queue=Queue.TRAINING,
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
     time_limit=settings.TRAINING_HARD_TIME_LIMIT,
     **STEP_POLICY,
@@ -101,7 +96,6 @@ def pipeline_train(pipeline_run_id: int) -> int:
 @shared_task(
     base=PipelineStepTask,
     pipeline_step="evaluate",
-    queue=Queue.DEFAULT,
     soft_time_limit=600,
     time_limit=660,
     **STEP_POLICY,
@@ -113,8 +107,7 @@ def pipeline_evaluate(pipeline_run_id: int) -> int:
 @shared_task(
     base=PipelineStepTask,
     pipeline_step="register",
-    # The gate loads and scores two models: CPU-bound like training, so it never runs beside one.
-    queue=Queue.TRAINING,
+    # Routed to the training queue (TASK_ROUTES): the gate scores two models, CPU-bound like training.
     soft_time_limit=1800,
     time_limit=1900,
     **STEP_POLICY,
@@ -123,7 +116,7 @@ def pipeline_register(pipeline_run_id: int) -> int:
     return _run_step(pipeline_run_id, "register")
 
 
-@shared_task(queue=Queue.DEFAULT, acks_late=True, soft_time_limit=60, time_limit=90, expires=3600)
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, expires=3600)
 def pipeline_nightly(**options) -> int:
     """What beat runs at 00:00 UTC; the options are the schedule entry's kwargs."""
     from creativeops.pipeline.services import pipeline_start_scheduled
@@ -132,7 +125,6 @@ def pipeline_nightly(**options) -> int:
 
 
 @shared_task(
-    queue=Queue.DEFAULT,
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
@@ -148,7 +140,7 @@ def pipeline_reap_stale() -> list[int]:
     return pipeline_runs_reap_stale()
 
 
-@shared_task(queue=Queue.DEFAULT, acks_late=True, soft_time_limit=1800, time_limit=1900)
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
 def retention_prune() -> dict:
     from creativeops.pipeline.retention import artifacts_prune
 

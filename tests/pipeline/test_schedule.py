@@ -13,6 +13,7 @@ from creativeops.pipeline import tasks
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.schedule import NIGHTLY_PIPELINE, PERIODIC_TASKS, install_periodic_tasks
 from creativeops.pipeline.services import pipeline_options_clean
+from creativeops.queues import TASK_ROUTES, queue_for
 from tests.factories.pipeline import PipelineRunFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +94,7 @@ def test_the_reaper_task_fails_runs_whose_lease_expired():
 
 
 def test_the_steps_are_routed_to_their_queues_and_acked_late():
-    queues = {task.pipeline_step: task.queue for task in _step_tasks()}
+    queues = {task.pipeline_step: queue_for(task.app, task.name) for task in _step_tasks()}
 
     assert queues == {
         "generate": "default",
@@ -116,3 +117,9 @@ def _step_tasks():
         tasks.pipeline_evaluate,
         tasks.pipeline_register,
     ]
+
+
+def test_every_route_names_a_registered_task():
+    app.loader.import_default_modules()
+
+    assert set(TASK_ROUTES) <= set(app.tasks)

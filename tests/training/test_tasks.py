@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from creativeops.queues import Queue
+from creativeops.queues import Queue, queue_for
 from tests.factories.training import FAST_HYPERPARAMETERS, TrainingRunFactory, catalog_dataset_version
 from training import tasks
 from training.models import TrainingRun
@@ -95,7 +95,7 @@ def test_a_broker_that_refuses_the_message_fails_the_run_with_the_reason(
 def test_training_task_declares_its_policy():
     task = tasks.train_model_task
     assert task.name == "training.train_model"
-    assert task.queue == Queue.TRAINING
+    assert queue_for(task.app, task.name) == Queue.TRAINING
     assert task.acks_late is True
     assert task.reject_on_worker_lost is True
     assert task.soft_time_limit == settings.TRAINING_SOFT_TIME_LIMIT
@@ -132,7 +132,8 @@ def test_reaper_task_marks_stale_runs_failed():
     assert stale.status == TrainingRun.Status.FAILED
     assert "marked failed by the reaper" in stale.error
     assert live.status == TrainingRun.Status.RUNNING
-    assert tasks.reap_stale_training_runs.queue == Queue.DEFAULT
+    task = tasks.reap_stale_training_runs
+    assert queue_for(task.app, task.name) == Queue.DEFAULT
 
 
 # --------------------------------------------------------------------------------------------
