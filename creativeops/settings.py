@@ -258,6 +258,10 @@ CREATIVEOPS = {
     "STALE_RUN_MINUTES": env_float("STALE_RUN_MINUTES", 10.0),
     "DRIFT_PSI_THRESHOLD": env_float("DRIFT_PSI_THRESHOLD", 0.2),
     "DRIFT_TRIGGERS_PIPELINE": env_bool("DRIFT_TRIGGERS_PIPELINE", False),
+    # /metrics: a bearer token Prometheus must send (then it may come from anywhere); without one,
+    # requests relayed by a proxy (the Ingress) are refused unless METRICS_ALLOW_PROXIED is set.
+    "METRICS_TOKEN": env_str("METRICS_TOKEN", ""),
+    "METRICS_ALLOW_PROXIED": env_bool("METRICS_ALLOW_PROXIED", False),
 }
 
 LOGGING = {

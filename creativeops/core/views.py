@@ -1,7 +1,9 @@
 """Process-level endpoints that sit outside the versioned API: liveness, readiness, metrics."""
 
+import hmac
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -47,11 +49,44 @@ def _database_problems() -> list[str]:
     return []
 
 
+# Headers a reverse proxy (ingress-nginx, a load balancer) adds; Prometheus scraping a pod directly
+# sends none of them.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
+def _metrics_refusal(request) -> HttpResponse | None:
+    """Why this scrape is refused, or None.
+
+    With METRICS_TOKEN set, a scrape must send `Authorization: Bearer <token>` (Prometheus'
+    `authorization` scrape setting) and is then accepted from anywhere. Without one, /metrics is for
+    in-cluster scrapes only: a request relayed by a proxy gets 404, so the public Ingress does not
+    publish model versions, request rates and table sizes (METRICS_ALLOW_PROXIED=1 lifts this).
+    """
+    config = settings.CREATIVEOPS
+    token = config["METRICS_TOKEN"]
+    if token:
+        supplied = request.headers.get("Authorization", "")
+        if hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+            return None
+        response = HttpResponse(
+            "/metrics needs the header Authorization: Bearer <METRICS_TOKEN>.\n", status=401
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if not config["METRICS_ALLOW_PROXIED"] and any(header in request.META for header in PROXY_HEADERS):
+        return HttpResponse("Not found.\n", status=404)
+    return None
+
+
 @require_GET
 def metrics(request):
     """Prometheus scrape: django-prometheus' and CreativeOps' metrics, summed over the gunicorn workers
     when PROMETHEUS_MULTIPROC_DIR is set, plus gauges read from the database at scrape time."""
     from inference.metrics import metrics_payload
+
+    refusal = _metrics_refusal(request)
+    if refusal is not None:
+        return refusal
 
     payload, content_type = metrics_payload()
     return HttpResponse(payload, content_type=content_type)

@@ -197,3 +197,39 @@ def test_multiprocess_mode_sums_the_gunicorn_workers(client, tmp_path, monkeypat
     } == pids  # liveall: one series per worker (until marked dead)
     assert {sample.value for sample in loaded} == {7}
     assert _value(families, "creativeops_production_model_version", model_name=production_model.name) == 1
+
+
+# --- who may scrape ----------------------------------------------------------------------------
+
+
+def test_a_scrape_relayed_by_a_proxy_is_refused_without_a_token(client):
+    assert client.get("/metrics").status_code == 200
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
+        response = client.get("/metrics", **{header: "203.0.113.9"})
+        assert response.status_code == 404, header
+        assert b"creativeops_" not in response.content
+
+
+def test_proxied_scrapes_can_be_allowed(client, settings):
+    settings.CREATIVEOPS = {**settings.CREATIVEOPS, "METRICS_ALLOW_PROXIED": True}
+
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 200
+
+
+def test_with_a_token_a_scrape_must_send_it_and_then_may_come_through_a_proxy(client, settings):
+    settings.CREATIVEOPS = {**settings.CREATIVEOPS, "METRICS_TOKEN": "s3cret-scrape-token"}
+
+    for headers in (
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer wrong"},
+        {"HTTP_AUTHORIZATION": "s3cret-scrape-token"},
+    ):
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 401, headers
+        assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        assert b"METRICS_TOKEN" in response.content
+    response = client.get(
+        "/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token", HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
+    assert response.status_code == 200
+    assert b"django_http_requests" in response.content
