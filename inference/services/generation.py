@@ -164,9 +164,16 @@ def prediction_logs_write(*, logs: Sequence[PredictionLog]) -> None:
     """Write deferred PredictionLog rows; a failure loses a drift sample, never a client's answer."""
     if not logs:
         return
+    # Outside a transaction (the API, after the response) a single row commits by itself: one round
+    # trip instead of BEGIN / INSERT / COMMIT (bulk_create always opens a transaction). Inside one, a
+    # savepoint keeps a failure from breaking the caller's transaction.
+    connection = transaction.get_connection()
     try:
-        with transaction.atomic():  # a savepoint inside a caller's transaction: a failure stays here
-            PredictionLog.objects.bulk_create(logs)
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            if len(logs) == 1:
+                logs[0].save(force_insert=True)
+            else:
+                PredictionLog.objects.bulk_create(logs)
     except DatabaseError:
         logger.warning("%s prediction log rows could not be written", len(logs), exc_info=True)
 

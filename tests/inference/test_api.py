@@ -493,3 +493,33 @@ def test_prediction_log_write_failure_never_fails_the_answer(api, production_mod
     assert len(response.json()["creatives"]) == 1
     assert not PredictionLog.objects.exists()
     assert "1 prediction log rows could not be written" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deferred_prediction_log_is_one_insert_outside_a_transaction():
+    """After the response the connection is in autocommit: a single predict's row needs no BEGIN/COMMIT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inference.services import prediction_logs_write
+    from tests.factories.inference import ModelVersionFactory
+
+    version = ModelVersionFactory()
+    logs = [
+        PredictionLog(
+            model_version=version,
+            endpoint="predict",
+            tone="bold",
+            title_length=5,
+            description_length=9,
+            latency_ms=1.0,
+        )
+        for _ in range(3)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        prediction_logs_write(logs=logs[:1])
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["INSERT"]
+
+    prediction_logs_write(logs=logs[1:])
+    assert PredictionLog.objects.count() == 3
