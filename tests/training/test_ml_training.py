@@ -240,6 +240,24 @@ def test_left_padded_batch_matches_items_alone(generator, items):
     assert batched == alone
 
 
+def test_rows_that_finish_early_leave_the_batch_and_the_others_are_unchanged(generator, items, monkeypatch):
+    alone = [generator.generate([item], "bold", max_new_tokens=40)[0] for item in items[2:]]
+    choose, batch_sizes = generator._choose, []
+
+    def first_two_rows_stop_at_the_second_step(logits, sample_rows, random):
+        tokens = choose(logits, sample_rows, random)
+        batch_sizes.append(len(tokens))
+        if len(batch_sizes) == 2:
+            tokens[:2] = generator.special_ids.eos
+        return tokens
+
+    monkeypatch.setattr(generator, "_choose", first_two_rows_stop_at_the_second_step)
+    batched = generator.generate(items, "bold", max_new_tokens=40)
+
+    assert batched[2:] == alone
+    assert batch_sizes[:2] == [4, 4] and batch_sizes[2] <= 2  # the finished rows left the batch
+
+
 def test_generate_from_several_threads(generator, items):
     expected = generator.generate(items, "value", max_new_tokens=24)
     results, errors = [], []

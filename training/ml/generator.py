@@ -58,6 +58,11 @@ class CreativeGenerator:
         self.number_guard = number_guard
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        # Llama-style models with SDPA take a prepared boolean 4D mask as is (see `_prefill_mask`);
+        # other architectures (a warm-started GPT-2, eager attention) get the plain 2D mask.
+        self._prepares_masks = (
+            model.config.model_type == "llama" and model.config._attn_implementation == "sdpa"
+        )
         self._lock = threading.Lock()
 
     @classmethod
@@ -129,7 +134,9 @@ class CreativeGenerator:
         max_new_tokens: int,
         random: torch.Generator,
     ) -> list[list[int]]:
-        """One forward pass per step for the whole batch, reusing the KV cache."""
+        """One forward pass per step for the whole batch, reusing the KV cache; rows that have written
+        their end token leave the batch (a quarter at a time), so the longest row does not make every
+        row pay for its steps."""
         rows, width = len(prompts), max(map(len, prompts))
         input_ids = torch.full((rows, width), self.special_ids.pad, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
@@ -141,15 +148,17 @@ class CreativeGenerator:
         sample_rows = torch.tensor(sampled, device=self.device)
         finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
         extra = {"logits_to_keep": 1} if self._keeps_last_logits else {}
+        padded = self._prepares_masks and not bool(attention_mask.all())
         outputs = self.model(
             input_ids=input_ids,
-            attention_mask=attention_mask,
+            attention_mask=_prefill_mask(attention_mask) if padded else attention_mask,
             position_ids=position_ids,
             use_cache=True,
             **extra,
         )
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
-        steps = []
+        collected: list[list[int]] = [[] for _ in range(rows)]
+        active = list(range(rows))  # the prompt row of each row still in the batch
         for _ in range(max_new_tokens):
             logits = outputs.logits[:, -1, :].float()
             logits[:, self._banned] = -math.inf
@@ -157,23 +166,37 @@ class CreativeGenerator:
                 guard.mask(logits)
             next_tokens = self._choose(logits, sample_rows, random)
             next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
+            chosen = next_tokens.tolist()
             if guard is not None:
-                guard.advance(next_tokens.tolist())
-            steps.append(next_tokens)
+                guard.advance(chosen)
+            for row, token in zip(active, chosen, strict=True):
+                collected[row].append(token)
             finished |= next_tokens == self.special_ids.eos
-            if bool(finished.all()):
+            done = int(finished.sum())
+            if done == len(active):
                 break
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((rows, 1))], dim=1)
+            if done * 32 >= len(active) and hasattr(outputs.past_key_values, "batch_select_indices"):
+                # A quarter of the rows wrote their end token: drop them (and their cache) so the
+                # remaining steps compute only rows that are still writing.
+                keep = (~finished).nonzero().squeeze(1)
+                kept = keep.tolist()
+                active = [active[index] for index in kept]
+                outputs.past_key_values.batch_select_indices(keep)
+                attention_mask, position_ids = attention_mask[keep], position_ids[keep]
+                sample_rows, finished, next_tokens = sample_rows[keep], finished[keep], next_tokens[keep]
+                if guard is not None:
+                    guard.select(kept)
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
             position_ids = position_ids[:, -1:] + 1
             outputs = self.model(
                 input_ids=next_tokens[:, None],
-                attention_mask=attention_mask,
+                # The new token sees every real (non-padding) position: the 2D mask as (rows, 1, 1, keys).
+                attention_mask=attention_mask[:, None, None, :].bool() if padded else attention_mask,
                 position_ids=position_ids,
                 past_key_values=outputs.past_key_values,
                 use_cache=True,
             )
-        tokens = torch.stack(steps, dim=1).tolist()
-        return [_until_eos(row, self.special_ids.eos) for row in tokens]
+        return [_until_eos(tokens, self.special_ids.eos) for tokens in collected]
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator
@@ -188,6 +211,21 @@ class CreativeGenerator:
         picked = torch.multinomial(sorted_probabilities, 1, generator=random)
         sampled = order.gather(-1, picked).squeeze(-1)
         return torch.where(sample_rows, sampled, greedy)
+
+
+def _prefill_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """The 4D boolean mask (rows, 1, queries, keys) of a left-padded prompt batch: causal, real keys only.
+
+    transformers uses a 4D mask as given. Building it here skips its generic mask builder, which on
+    the CPU cost as much as the model's forward pass at every decoding step of a padded batch (it
+    vmaps a mask function over every position). A padding position attends to itself only, so its
+    row is never empty (an empty row is NaN in SDPA); no real position ever attends to it.
+    """
+    width = attention_mask.shape[1]
+    causal = torch.ones((width, width), dtype=torch.bool, device=attention_mask.device).tril()
+    mask = causal[None] & attention_mask.bool()[:, None, :]
+    mask |= torch.eye(width, dtype=torch.bool, device=attention_mask.device)[None]
+    return mask[:, None]
 
 
 def _until_eos(tokens: list[int], eos: int) -> list[int]:

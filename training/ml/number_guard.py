@@ -75,6 +75,17 @@ class NumberGuard:
                 self._written[row] = written
                 self._update_row(row)
 
+    def select(self, rows: list[int]) -> None:
+        """Keep the state of these rows only, in this order (the batch dropped its finished rows)."""
+        if not self.enabled:
+            return
+        index = torch.tensor(rows, dtype=torch.long)
+        self._allowed = [self._allowed[row] for row in rows]
+        self._written = [self._written[row] for row in rows]
+        self._digit_ok = self._digit_ok[index]
+        self._separator_ok = self._separator_ok[index]
+        self._other_ok = self._other_ok[index]
+
     def _starts_a_number(self, row: int, prefix: str) -> bool:
         return any(number.startswith(prefix) for number in self._allowed[row])
 
