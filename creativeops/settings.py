@@ -179,7 +179,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's TokenAuthentication with the token lookup cached and invalidated on change.
+        "creativeops.core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -262,6 +263,9 @@ CREATIVEOPS = {
     # requests relayed by a proxy (the Ingress) are refused unless METRICS_ALLOW_PROXIED is set.
     "METRICS_TOKEN": env_str("METRICS_TOKEN", ""),
     "METRICS_ALLOW_PROXIED": env_bool("METRICS_ALLOW_PROXIED", False),
+    # How long a verified API token stays in the cache (a save or delete of the token or its user
+    # drops it at once; see creativeops/core/authentication.py).
+    "TOKEN_CACHE_SECONDS": env_int("TOKEN_CACHE_SECONDS", 60),
 }
 
 LOGGING = {
