@@ -91,13 +91,19 @@ def _predict_items(raw_items: list, default_tone: str) -> tuple[list[dict], list
     """Validate each batch item on its own: (results with errors filled in, valid items or None)."""
     results: list[dict] = []
     valid: list[dict | None] = []
+    # One serializer validates every item, as DRF's ListSerializer does with its child: its fields
+    # (and the limits they carry) are built once per request, not once per item.
+    validator = PredictItemSerializer()
     for index, raw in enumerate(raw_items):
-        serializer = PredictItemSerializer(data=raw)
-        if serializer.is_valid():
+        try:
+            data = validator.run_validation(raw)
+        except serializers.ValidationError as error:
+            errors = error.detail
+        else:
             results.append({"index": index})
-            valid.append({"tone": default_tone, **serializer.validated_data})
+            valid.append({"tone": default_tone, **data})
             continue
-        message, field = first_error(serializer.errors)
+        message, field = first_error(errors)
         results.append({"index": index, "error": {"message": message, "field": field}})
         valid.append(None)
     products = selectors.products_by_sku(item["sku"] for item in valid if item and "sku" in item)
