@@ -17,7 +17,7 @@ from tqdm import tqdm
 from inference import benchmark
 from inference.model_manager import ModelManager, model_get
 
-BATCH_ROUNDS = 3
+BATCH_ROUNDS = 5
 
 
 class Command(BaseCommand):
@@ -38,10 +38,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--skip-http", action="store_true", help="do not start gunicorn")
         parser.add_argument(
+            "--artifact",
+            type=Path,
+            help="measure this model folder (checksums verified) instead of the production model",
+        )
+        parser.add_argument(
             "--json", dest="json_path", type=Path, help="also write the figures to this JSON file"
         )
 
-    def handle(self, *args, requests, batch_size, max_new_tokens, threads, skip_http, json_path, **options):
+    def handle(
+        self, *args, requests, batch_size, max_new_tokens, threads, skip_http, json_path, artifact, **options
+    ):
         if not 5 <= requests <= 500:
             raise CommandError("--requests must be from 5 to 500.")
         if not 2 <= batch_size <= settings.CREATIVEOPS["PREDICT_MAX_BATCH"]:
@@ -51,11 +58,28 @@ class Command(BaseCommand):
         torch.set_num_threads(threads)
         with benchmark.temporary_workdir() as workdir_name:
             workdir = Path(workdir_name)
-            source = self._model_source(workdir, threads)
+            source = self._artifact_source(artifact) if artifact else self._model_source(workdir, threads)
             report = self._run(workdir, source, requests, batch_size, max_new_tokens, threads, skip_http)
         self.stdout.write(benchmark.format_report(report))
         if json_path:
             json_path.write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+
+    def _artifact_source(self, folder: Path) -> dict:
+        from training.ml import ArtifactIntegrityError, verify_artifact
+
+        try:
+            manifest = verify_artifact(folder)
+        except ArtifactIntegrityError as error:
+            raise CommandError(f"--artifact: {error}")
+        self.stdout.write(f"Using the model folder {folder} (preset {manifest.get('preset')}).")
+        parameters = manifest.get("parameter_count") or 0
+        return {
+            "path": folder,
+            "version": 1,
+            "preset": manifest.get("preset") or "custom",
+            "parameter_count": manifest.get("parameter_count"),
+            "label": f"{folder.name} ({manifest.get('preset')}, {parameters:,} parameters)",
+        }
 
     def _model_source(self, workdir: Path, threads: int) -> dict:
         """The production artifact (read from the real registry) or a freshly trained tiny model."""
