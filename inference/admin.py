@@ -8,20 +8,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from inference.models import Creative, CreativeRefresh, PredictionLog
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows written by services only: the admin shows them, never edits them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CreativeRefresh)

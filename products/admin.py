@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from products.forms import CatalogImportConfirmForm, CatalogImportForm
 from products.models import DatasetVersion, Product, ReferenceCreative
@@ -204,7 +205,7 @@ def _csv_response(queryset, label: str) -> StreamingHttpResponse:
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
+class DatasetVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "number", "kind", "product_count", "row_count", "split_display", "trigger", "created_by",
         "created_at", "download_link",
@@ -217,15 +218,6 @@ class DatasetVersionAdmin(admin.ModelAdmin):
         ("File", {"fields": ("file", "download_link", "sha256", "size_bytes", "pruned_at")}),
         ("Contents", {"fields": ("product_count", "row_count", "split_display", "statistics_tables")}),
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from registry import selectors
 from registry.models import ModelVersion, RegistryEvent
@@ -77,21 +78,10 @@ ARCHIVE = Operation("archive_action", "Archive", "Yes, archive", single=False)
 OPERATIONS = {operation.action: operation for operation in (PROMOTE, ROLLBACK, REJECT, ARCHIVE)}
 
 
-class RegistryReadOnlyMixin:
-    """Rows change only through the registry services (which write the audit events)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
+# Read-only (ReadOnlyAdminMixin): versions and events change only through the registry services, which
+# write the audit events; the operations below call those services.
 @admin.register(ModelVersion)
-class ModelVersionAdmin(RegistryReadOnlyMixin, admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "version_label",
@@ -376,7 +366,7 @@ def _expected_production(request) -> int | None:
 
 
 @admin.register(RegistryEvent)
-class RegistryEventAdmin(RegistryReadOnlyMixin, admin.ModelAdmin):
+class RegistryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail: read-only for everyone, superusers included (the database refuses changes too)."""
 
     list_display = (

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from training.charts import line_chart_svg
 from training.models import TrainingRun
@@ -84,7 +85,7 @@ def progress_html(training_run: TrainingRun) -> str:
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "status_column",
@@ -134,16 +135,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     # Nothing is editable: every field shown is read-only (the admin only reads and cancels).
     readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
 
-    # -- permissions: runs are made by services; the admin only reads and cancels --------------
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    # -- permissions: runs are made by services (ReadOnlyAdminMixin); the admin reads and cancels --
 
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm(CANCEL_PERMISSION)

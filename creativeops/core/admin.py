@@ -4,7 +4,7 @@
 class ReadOnlyAdminMixin:
     """Rows written only by services (runs, reports): the admin shows them and never edits them."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):  # obj: inlines pass the parent
         return False
 
     def has_change_permission(self, request, obj=None):
