@@ -254,6 +254,10 @@ CREATIVEOPS = {
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),
+    # Intra-op threads for a generation call of 8+ rows (batch_predict, the catalog refresh); 0 keeps
+    # TORCH_NUM_THREADS. A batch is compute-bound and gains from a second core; a single prediction
+    # is not, so the per-worker count stays 1 (see deploy/gunicorn.conf.py).
+    "BATCH_TORCH_THREADS": env_int("BATCH_TORCH_THREADS", 2),
     "RETENTION_DAYS": env_int("RETENTION_DAYS", 30),
     # A float: a run (training or pipeline) without a sign of life for this long lost its worker.
     "STALE_RUN_MINUTES": env_float("STALE_RUN_MINUTES", 10.0),

@@ -102,6 +102,7 @@ class BenchmarkReport:
     model: str
     threads: int
     max_new_tokens: int
+    batch_threads: int = 0  # intra-op threads of a call with 8+ rows (BATCH_TORCH_THREADS); 0: `threads`
     raw: Timing | None = None
     api_in_process: Timing | None = None
     api_http: Timing | None = None
@@ -140,6 +141,7 @@ class BenchmarkReport:
         return {
             "model": self.model,
             "torch_threads": self.threads,
+            "batch_torch_threads": max(self.batch_threads, self.threads),
             "max_new_tokens": self.max_new_tokens,
             "raw": timing(self.raw),
             "api_in_process": timing(self.api_in_process),
@@ -156,7 +158,9 @@ class BenchmarkReport:
 
 def format_report(report: BenchmarkReport) -> str:
     lines = [
-        f"model: {report.model}; torch threads: {report.threads}; max_new_tokens: {report.max_new_tokens}",
+        f"model: {report.model}; torch threads: {report.threads} "
+        f"(calls of 8+ rows: {max(report.batch_threads, report.threads)}); "
+        f"max_new_tokens: {report.max_new_tokens}",
         "",
         f"{'measurement (1 item, tone bold)':<44}{'n':>5}{'p50 ms':>10}{'p95 ms':>10}{'CPU p50 ms':>12}",
     ]
@@ -363,6 +367,7 @@ def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> It
         "THROTTLE_PREDICT": HIGH_RATE,
         "THROTTLE_BATCH_PREDICT": HIGH_RATE,
         "TORCH_NUM_THREADS": str(threads),
+        "BATCH_TORCH_THREADS": str(settings.CREATIVEOPS["BATCH_TORCH_THREADS"]),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "LOG_LEVEL": "WARNING",
         "GUNICORN_LOG_LEVEL": "warning",

@@ -134,7 +134,8 @@ def load_model_version(*, name: str, target: _Target) -> LoadedModel:
             f"artifact {target.artifact_uri} has checksum {actual[:12]}…, the registry recorded "
             f"{target.artifact_sha256[:12]}…; refusing to serve it."
         )
-    generator = CreativeGenerator.load(path, device="cpu")
+    batch_threads = int(settings.CREATIVEOPS["BATCH_TORCH_THREADS"])
+    generator = CreativeGenerator.load(path, device="cpu", batch_threads=batch_threads or None)
     return LoadedModel(
         name=name,
         version_id=target.version_id,

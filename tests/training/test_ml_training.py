@@ -258,6 +258,30 @@ def test_rows_that_finish_early_leave_the_batch_and_the_others_are_unchanged(gen
     assert batch_sizes[:2] == [4, 4] and batch_sizes[2] <= 2  # the finished rows left the batch
 
 
+def test_a_batch_call_may_use_more_torch_threads_and_gives_them_back(generator, items, monkeypatch):
+    from training.ml.generator import BATCH_THREADS_MIN_ROWS
+
+    decode, seen = generator._decode, []
+
+    def counting_threads(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "_decode", counting_threads)
+    monkeypatch.setattr(generator, "batch_threads", 2)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = generator.generate(items[:1], "bold", max_new_tokens=8)
+        batch = generator.generate(items[:1], "bold", num_variants=BATCH_THREADS_MIN_ROWS, max_new_tokens=8)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+    assert seen == [1, 2] and after == 1
+    assert batch[0][0] == single[0][0]  # the greedy variant does not depend on the thread count
+
+
 def test_generate_from_several_threads(generator, items):
     expected = generator.generate(items, "value", max_new_tokens=24)
     results, errors = [], []

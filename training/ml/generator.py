@@ -5,10 +5,11 @@ Training evaluates through this class too, so the artifact is written and read b
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -21,6 +22,8 @@ from training.ml.number_guard import NumberGuard
 from training.ml.tokenizer import TONES, load_tokenizer
 
 MAX_NEW_TOKENS_LIMIT = 512
+# From this many rows (items x variants) a call is compute-bound and may use `batch_threads`.
+BATCH_THREADS_MIN_ROWS = 8
 
 
 class CreativeGenerator:
@@ -32,6 +35,11 @@ class CreativeGenerator:
     creative can only state numbers that occur in its product's input (see number_guard.py). One
     instance may serve several threads: `generate` holds a lock, as the KV cache and random generator
     of a call are not shareable.
+
+    `batch_threads`: intra-op threads for a call of at least BATCH_THREADS_MIN_ROWS rows. One row per
+    step is overhead-bound (more threads only spin), but a batch is compute-bound and a second core
+    makes it faster; so a server can keep one thread per worker for single predictions (no
+    oversubscription) and still use an idle core for a batch.
     """
 
     def __init__(
@@ -45,6 +53,7 @@ class CreativeGenerator:
         temperature: float = 0.8,
         max_batch_rows: int = 512,
         number_guard: bool = True,
+        batch_threads: int | None = None,
     ):
         self.device = resolve_device(str(device))
         self.model = model.to(self.device).eval()
@@ -56,6 +65,7 @@ class CreativeGenerator:
         self.default_max_new_tokens = int(prompt_format.get("max_target_tokens", 64))
         self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
         self.number_guard = number_guard
+        self.batch_threads = batch_threads
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         # Llama-style models with SDPA take a prepared boolean 4D mask as is (see `_prefill_mask`);
@@ -114,7 +124,8 @@ class CreativeGenerator:
             prompts += [prompt] * num_variants
             sources += [source_text(item)] * num_variants
             sampled += [variant > 0 for variant in range(num_variants)]
-        with self._lock, torch.inference_mode():
+        threads = self.batch_threads if len(prompts) >= BATCH_THREADS_MIN_ROWS else None
+        with self._lock, torch.inference_mode(), _at_least_threads(threads):
             random = torch.Generator(device=self.device).manual_seed(0 if seed is None else int(seed))
             generated: list[list[int]] = []
             for start in range(0, len(prompts), self.max_batch_rows):
@@ -211,6 +222,34 @@ class CreativeGenerator:
         picked = torch.multinomial(sorted_probabilities, 1, generator=random)
         sampled = order.gather(-1, picked).squeeze(-1)
         return torch.where(sample_rows, sampled, greedy)
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
+@contextlib.contextmanager
+def _at_least_threads(count: int | None) -> Iterator[None]:
+    """Raise torch's (process-wide) intra-op thread count to `count` for the block; the last of
+    several overlapping blocks restores the count from before the first."""
+    global _threads_users, _threads_before
+    if not count:
+        yield
+        return
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            if count > _threads_before:
+                torch.set_num_threads(count)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and torch.get_num_threads() != _threads_before:
+                torch.set_num_threads(_threads_before)
 
 
 def _prefill_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,10 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=32, help="items of the batch comparison (2-64)")
         parser.add_argument("--max-new-tokens", type=int, default=64)
         parser.add_argument(
-            "--threads", type=int, default=1, help="torch threads, the same for every measurement"
+            "--threads",
+            type=int,
+            default=1,
+            help="torch threads of every call; calls of 8+ rows use BATCH_TORCH_THREADS if higher",
         )
         parser.add_argument("--skip-http", action="store_true", help="do not start gunicorn")
         parser.add_argument(
@@ -130,6 +133,7 @@ class Command(BaseCommand):
             model=source["label"],
             threads=threads,
             max_new_tokens=max_new_tokens,
+            batch_threads=int(settings.CREATIVEOPS["BATCH_TORCH_THREADS"]),
             load_average=os.getloadavg(),
         )
         with benchmark.sandbox(workdir) as box:
