@@ -270,6 +270,10 @@ CREATIVEOPS = {
     # How long a verified API token stays in the cache (a save or delete of the token or its user
     # drops it at once; see creativeops/core/authentication.py).
     "TOKEN_CACHE_SECONDS": env_int("TOKEN_CACHE_SECONDS", 60),
+    # PredictionLog rows are written by a background thread per process, in batches (see
+    # inference/services/prediction_logs.py); 0 writes each request's rows after its response.
+    "PREDICTION_LOG_FLUSH_SECONDS": env_float("PREDICTION_LOG_FLUSH_SECONDS", 1.0),
+    "PREDICTION_LOG_BATCH": env_int("PREDICTION_LOG_BATCH", 500),
 }
 
 LOGGING = {

@@ -31,3 +31,8 @@ if os.environ.get("REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Prediction log rows are written right after each response (no background writer): a test sees
+# them at once, and no thread outlives the test transaction (tests/inference/test_prediction_logs.py
+# covers the writer itself).
+CREATIVEOPS = {**CREATIVEOPS, "PREDICTION_LOG_FLUSH_SECONDS": 0}  # noqa: F405

@@ -137,7 +137,7 @@ class AfterResponse(Response):
 
 
 def _respond(body: dict, result) -> AfterResponse:
-    return AfterResponse(body, after=partial(services.prediction_logs_write, logs=result.pending_logs))
+    return AfterResponse(body, after=partial(services.prediction_logs_submit, logs=result.pending_logs))
 
 
 def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, endpoint: str):

@@ -8,8 +8,12 @@ from inference.services.generation import (
     GenerationResult,
     creatives_generate,
     generation_limits,
-    prediction_logs_write,
     product_item,
+)
+from inference.services.prediction_logs import (
+    prediction_logs_flush,
+    prediction_logs_submit,
+    prediction_logs_write,
 )
 from inference.services.refresh import creatives_refresh, creatives_refresh_if_needed
 
@@ -19,6 +23,8 @@ __all__ = [
     "creatives_refresh",
     "creatives_refresh_if_needed",
     "generation_limits",
+    "prediction_logs_flush",
+    "prediction_logs_submit",
     "prediction_logs_write",
     "product_item",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from creativeops.core.errors import ApplicationError
 from inference import metrics
@@ -107,9 +107,9 @@ def creatives_generate(
     input sample drift detection compares with the training data; the catalog refresh is not, as it
     would only replay the training distribution.
 
-    `defer_logging`: leave the PredictionLog rows in `result.pending_logs` for the caller to write
-    with `prediction_logs_write` once the client has its answer (the API does so after the response
-    is sent), so that no client waits on an analytics insert.
+    `defer_logging`: leave the PredictionLog rows in `result.pending_logs` for the caller to hand to
+    `prediction_logs_submit` once the client has its answer (the API does so after the response is
+    sent), so that no client waits on an analytics insert.
     """
     limits = generation_limits()
     tones = _checked_request(items, tone, num_variants, products, source, limits)
@@ -158,24 +158,6 @@ def creatives_generate(
         latency_ms=latency_ms,
         pending_logs=pending,
     )
-
-
-def prediction_logs_write(*, logs: Sequence[PredictionLog]) -> None:
-    """Write deferred PredictionLog rows; a failure loses a drift sample, never a client's answer."""
-    if not logs:
-        return
-    # Outside a transaction (the API, after the response) a single row commits by itself: one round
-    # trip instead of BEGIN / INSERT / COMMIT (bulk_create always opens a transaction). Inside one, a
-    # savepoint keeps a failure from breaking the caller's transaction.
-    connection = transaction.get_connection()
-    try:
-        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            if len(logs) == 1:
-                logs[0].save(force_insert=True)
-            else:
-                PredictionLog.objects.bulk_create(logs)
-    except DatabaseError:
-        logger.warning("%s prediction log rows could not be written", len(logs), exc_info=True)
 
 
 def _checked_request(items, tone, num_variants, products, source, limits: GenerationLimits) -> list[str]:
