@@ -110,7 +110,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (also carries the registry's "production changed" version key) -------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Installations (or a benchmark's sandbox server) sharing one Redis keep apart by prefix.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
+        }
+    }
 else:
     # A file cache, not local memory: several gunicorn workers on one laptop must see one key.
     CACHES = {

@@ -253,6 +253,9 @@ def sandbox(workdir: Path) -> Iterator[Sandbox]:
         ):
             yield Sandbox(workdir, artifact_root, _database_url(connection.settings_dict))
     finally:
+        from inference.services.prediction_logs import prediction_logs_stop
+
+        prediction_logs_stop()  # its thread must not write to (or hold) the database dropped next
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
 
 
@@ -359,7 +362,11 @@ def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> It
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CREATIVEOPS_SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": box.database_url,
-        "REDIS_URL": "",
+        # The production cache when there is one (Redis), under its own key prefix so that nothing the
+        # sandbox writes (throttle counters, the production-version key) reaches the real system;
+        # else a file cache in the sandbox's data dir.
+        "REDIS_URL": settings.REDIS_URL or "",
+        "CACHE_KEY_PREFIX": f"creativeops-benchmark-{os.getpid()}",
         "CELERY_BROKER_URL": "",
         "CREATIVEOPS_DATA_DIR": str(data_dir),
         "CREATIVEOPS_ARTIFACT_ROOT": str(box.artifact_root),
@@ -390,6 +397,21 @@ def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> It
             process.kill()
             process.wait()
         log.close()
+        if settings.REDIS_URL:
+            _delete_redis_keys(settings.REDIS_URL, environment["CACHE_KEY_PREFIX"])
+
+
+def _delete_redis_keys(url: str, prefix: str) -> None:
+    """Remove what the sandbox server left in Redis (the production-version key never expires)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def _wait_ready(port: int, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
