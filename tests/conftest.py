@@ -7,6 +7,21 @@ from django.core.cache import cache
 from django.db import connection
 
 
+def pytest_collection_modifyitems(items):
+    """Every transactional test must use serialized_rollback.
+
+    A transactional test empties the tables afterwards. Without serialized_rollback Django then
+    re-creates the content types and permissions with new ids, and the next test that restores the
+    serialized data (roles, schedule, content types with their original ids) fails on a duplicate.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
+            )
+
+
 @pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory):
     """One real local MLflow store (SQLite backend) for the whole run: creating one costs seconds."""

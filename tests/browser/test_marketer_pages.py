@@ -15,7 +15,7 @@ from tests.browser.conftest import log_in
 from tests.factories.inference import model_version_with_artifact
 from tests.pages.builders import make_creative, make_model_version, make_product
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 CATALOG = [
     # sku, title, category, brand, price

@@ -16,7 +16,7 @@ from tests.factories.pipeline import PipelineRunFactory
 from tests.factories.registry import evaluation_for
 from tests.pages.builders import make_product
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture

@@ -495,7 +495,7 @@ def test_prediction_log_write_failure_never_fails_the_answer(api, production_mod
     assert "1 prediction log rows could not be written" in caplog.text
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_deferred_prediction_log_is_one_insert_outside_a_transaction():
     """After the response the connection is in autocommit: a single predict's row needs no BEGIN/COMMIT."""
     from django.db import connection

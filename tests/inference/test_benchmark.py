@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from registry.models import ModelVersion
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_benchmark_measures_raw_api_http_and_batch_on_a_given_artifact(tiny_artifact, tmp_path):
     out = StringIO()
     report_path = tmp_path / "report.json"

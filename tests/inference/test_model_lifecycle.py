@@ -44,7 +44,7 @@ def _wait_until(condition, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_hot_swap_under_load(api, production_model, tiny_artifact, check_interval, high_rates):
     """A client keeps predicting while v2 is promoted: no request fails, answers move to v2 promptly."""
     second = model_version_with_artifact(tiny_artifact, version=2)

@@ -480,7 +480,7 @@ def test_remote_storage_uploads_and_reads_back_a_verified_copy(monkeypatch, sett
     assert storage.storage_source("datasets/x.parquet") == "datasets/x.parquet"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_heartbeat_thread_keeps_a_long_silent_phase_alive():
     """Tokenizer training and evaluation report no progress; the heartbeat thread beats for them."""
     import time
