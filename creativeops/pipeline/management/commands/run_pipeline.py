@@ -142,7 +142,8 @@ def _update_bar(bar: tqdm, run: PipelineRun) -> None:
     eta = progress.get("training_eta_seconds") if progress.get("training_status") == "running" else None
     bar.set_postfix_str(
         # No current step: the run is still queued, or it has ended (then its status, not "queued").
-        f"{progress['step'] or run.status}" + (f", training ETA {eta:.0f} s" if eta else ""), refresh=False
+        f"{progress['step'] or run.status}" + (f", training ETA {eta:.0f} s" if eta else ""),
+        refresh=False,
     )
     bar.refresh()
 
