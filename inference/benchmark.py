@@ -25,43 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.test.utils import override_settings
 
 from products.generator import generate_catalog
-from products.services.snapshots import split_for_sku
 
 BENCHMARK_TONE = "bold"
 HIGH_RATE = "1000000/min"
-
-
-def synthetic_training_frame(count: int = 120, seed: int = 3) -> pd.DataFrame:
-    """A dataset-version-shaped frame of the synthetic catalog: one row per (product, tone)."""
-    rows = []
-    for product in generate_catalog(count, seed=seed):
-        base = {
-            "sku": product.sku,
-            "title": product.title,
-            "category": product.category,
-            "brand": product.brand,
-            "description": product.description,
-            "price": float(product.price),
-            "rating": float(product.rating),
-            "split": split_for_sku(product.sku),
-        }
-        rows += [
-            {
-                **base,
-                "tone": creative.tone,
-                "headline": creative.headline,
-                "body": creative.body,
-                "cta": creative.cta,
-            }
-            for creative in product.creatives
-        ]
-    return pd.DataFrame(rows)
 
 
 def benchmark_items(count: int, seed: int = 11) -> list[dict]:

@@ -19,6 +19,7 @@ from products.services.snapshots import (
     dataset_version_create_golden,
     dataset_version_file_bytes,
     dataset_version_read,
+    generated_catalog_frame,
     split_for_sku,
 )
 from products.services.writers import CatalogWriteResult
@@ -36,6 +37,7 @@ __all__ = [
     "dataset_version_create_golden",
     "dataset_version_file_bytes",
     "dataset_version_read",
+    "generated_catalog_frame",
     "product_bulk_upsert_generated",
     "products_generate_and_store",
     "products_import",

@@ -66,6 +66,20 @@ def split_for_sku(sku: str) -> str:
     return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
 
 
+def generated_catalog_frame(count: int, seed: int) -> pd.DataFrame:
+    """A frame shaped like a dataset version's file (SNAPSHOT_COLUMNS, the same sku-based split),
+    one row per (product, tone), built from the generator without touching the database: what the
+    benchmarks and tests train on."""
+    rows = []
+    for product in generate_catalog(count, seed):
+        fields = (
+            product.sku, product.title, product.category, product.brand, product.description,
+            float(product.price), float(product.rating), split_for_sku(product.sku),
+        )  # fmt: skip
+        rows += [(*fields, c.tone, c.headline, c.body, c.cta) for c in product.creatives]
+    return pd.DataFrame(rows, columns=list(SNAPSHOT_COLUMNS))
+
+
 # --------------------------------------------------------------------------------------------
 # Creating versions
 # --------------------------------------------------------------------------------------------

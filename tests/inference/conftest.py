@@ -22,7 +22,7 @@ def tiny_artifact(tmp_path_factory):
     """The artifact folder of one `tiny` model (trained once per session, never modified)."""
     import torch
 
-    from inference.benchmark import synthetic_training_frame
+    from products.services import generated_catalog_frame
     from training.ml import TrainingConfig, train_model
 
     # Two shared cores: one torch thread per process is both faster and kinder to the neighbours.
@@ -30,7 +30,7 @@ def tiny_artifact(tmp_path_factory):
     output = tmp_path_factory.mktemp("tiny-model") / "artifact"
     # 120 products of the synthetic catalog (seed 3), one row per product and tone.
     train_model(
-        synthetic_training_frame(120, seed=3), TrainingConfig.from_preset("tiny", num_threads=1), output
+        generated_catalog_frame(120, seed=3), TrainingConfig.from_preset("tiny", num_threads=1), output
     )
     return output
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from inference import benchmark
 from inference.model_manager import ModelManager, model_get
+from products.services import generated_catalog_frame
 
 BATCH_ROUNDS = 5
 
@@ -115,7 +116,7 @@ class Command(BaseCommand):
                 bar.refresh()
 
             result = train_model(
-                benchmark.synthetic_training_frame(),
+                generated_catalog_frame(120, seed=3),
                 TrainingConfig.from_preset("tiny", num_threads=threads),
                 output,
                 progress_callback=progress,

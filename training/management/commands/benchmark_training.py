@@ -24,40 +24,12 @@ import torch
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from products.generator import VOCABULARY, generate_catalog
-from products.services import SNAPSHOT_COLUMNS, split_for_sku
+from products.generator import VOCABULARY
+from products.services import generated_catalog_frame
 from training.management.commands._tables import text_table
 from training.ml import PRESETS, TrainingConfig, benchmark_training, train_model
 
 CATALOG_SEED = 7
-
-
-def generated_catalog_frame(count: int, seed: int = CATALOG_SEED) -> pd.DataFrame:
-    """A frame shaped like a dataset version's file (SNAPSHOT_COLUMNS, the same sku-based split),
-    built from the generator without touching the database."""
-    rows = []
-    for product in generate_catalog(count, seed):
-        fields = {
-            "sku": product.sku,
-            "title": product.title,
-            "category": product.category,
-            "brand": product.brand,
-            "description": product.description,
-            "price": float(product.price),
-            "rating": float(product.rating),
-            "split": split_for_sku(product.sku),
-        }
-        for creative in product.creatives:
-            rows.append(
-                {
-                    **fields,
-                    "tone": creative.tone,
-                    "headline": creative.headline,
-                    "body": creative.body,
-                    "cta": creative.cta,
-                }
-            )
-    return pd.DataFrame(rows, columns=list(SNAPSHOT_COLUMNS))
 
 
 class Command(BaseCommand):
@@ -96,7 +68,7 @@ class Command(BaseCommand):
         for name in ("epochs", "max_steps"):
             if options[name] is not None:
                 config = dataclasses.replace(config, **{name: options[name]})
-        frame = generated_catalog_frame(options["products"])
+        frame = generated_catalog_frame(options["products"], CATALOG_SEED)
         self.stdout.write(
             f"Catalog: {options['products']:,} generated products (seed {CATALOG_SEED}), "
             f"{len(frame):,} rows; "
