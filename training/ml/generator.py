@@ -24,6 +24,10 @@ from training.ml.tokenizer import TONES, load_tokenizer
 MAX_NEW_TOKENS_LIMIT = 512
 # From this many rows (items x variants) a call is compute-bound and may use `batch_threads`.
 BATCH_THREADS_MIN_ROWS = 8
+# Finished rows leave the batch once at least 1 in this many has finished: every time one finishes in
+# a batch of up to 32 rows (the cache copy is cheaper than a row's further steps); in larger batches
+# a few at a time. (This is the value the README's batch figures were measured with.)
+PRUNE_EVERY_FINISHED_OF = 32
 
 
 class CreativeGenerator:
@@ -146,8 +150,8 @@ class CreativeGenerator:
         random: torch.Generator,
     ) -> list[list[int]]:
         """One forward pass per step for the whole batch, reusing the KV cache; rows that have written
-        their end token leave the batch (a quarter at a time), so the longest row does not make every
-        row pay for its steps."""
+        their end token leave the batch (see PRUNE_EVERY_FINISHED_OF), so the longest row does not make
+        every row pay for its steps."""
         rows, width = len(prompts), max(map(len, prompts))
         input_ids = torch.full((rows, width), self.special_ids.pad, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
@@ -186,9 +190,11 @@ class CreativeGenerator:
             done = int(finished.sum())
             if done == len(active):
                 break
-            if done * 32 >= len(active) and hasattr(outputs.past_key_values, "batch_select_indices"):
-                # A quarter of the rows wrote their end token: drop them (and their cache) so the
-                # remaining steps compute only rows that are still writing.
+            if done * PRUNE_EVERY_FINISHED_OF >= len(active) and hasattr(
+                outputs.past_key_values, "batch_select_indices"
+            ):
+                # Drop the rows that wrote their end token (and their cache) so the remaining steps
+                # compute only rows that are still writing.
                 keep = (~finished).nonzero().squeeze(1)
                 kept = keep.tolist()
                 active = [active[index] for index in kept]
