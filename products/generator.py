@@ -1018,6 +1018,16 @@ class FactVocabulary:
         self._noun_names = {noun.casefold(): noun for noun in self.all_nouns}
         self._nouns_within_noun: dict[str, frozenset[str]] = {}
 
+    def known_terms(self, *frames) -> tuple[list[str], list[str]]:
+        """(brands, nouns) a fact-fidelity check knows: this vocabulary's, plus the brands in the
+        `brand` column of each frame given (imported catalogs bring brands the generator never heard
+        of)."""
+        brands = set(self.all_brands)
+        for frame in frames:
+            if "brand" in frame.columns:
+                brands.update(str(brand) for brand in frame["brand"].dropna().unique())
+        return sorted(brands), sorted(self.all_nouns)
+
     def fact_violations(self, text: str, *, brand: str, noun: str, source_text: str) -> list[str]:
         """Human-readable reasons `text` states something that is not a fact of this product.
 

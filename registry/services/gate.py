@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
+from products.generator import VOCABULARY
 from registry.models import ModelVersion
 
 GATE_SAMPLE_PRODUCTS = 64  # products per evaluation set: seconds on `tiny`, stable across versions
@@ -187,15 +188,6 @@ def _hash(*parts) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def _known_vocabulary(*frames: pd.DataFrame) -> tuple[list[str], list[str]]:
-    from products.generator import VOCABULARY
-
-    brands = set(VOCABULARY.all_brands)
-    for frame in frames:
-        brands.update(str(brand) for brand in frame.get("brand", pd.Series(dtype=object)).dropna())
-    return sorted(brands), sorted(VOCABULARY.all_nouns)
-
-
 def _score(generator, sample: pd.DataFrame, known_brands, known_nouns) -> dict | None:
     from training.ml.evaluate import evaluate_generator
 
@@ -306,7 +298,7 @@ def _evaluate(candidate_artifact, production, test_frame, golden_frame, threshol
         "test": stable_product_sample(test_frame, split="test"),
         "golden": stable_product_sample(golden_frame, split=None),
     }
-    known_brands, known_nouns = _known_vocabulary(test_frame, golden_frame)
+    known_brands, known_nouns = VOCABULARY.known_terms(test_frame, golden_frame)
     candidate = _load(candidate_artifact)
     champion, unavailable = _load_production(production)
     scores: dict[str, dict] = {}

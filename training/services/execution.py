@@ -44,6 +44,7 @@ from django.db.models import Exists
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
+from products.generator import VOCABULARY
 from products.models import DatasetVersion
 from training.models import TrainingRun
 from training.services.locking import advisory_lock
@@ -333,17 +334,6 @@ class _ProgressRecorder:
         return max(0.0, (total_steps - step) * (now - self.started) / done)
 
 
-def _catalog_vocabulary(frame) -> tuple[list[str], list[str]]:
-    """Brands and product nouns the fact-fidelity check knows: the generator's catalog vocabulary,
-    plus the brands of this dataset (imported catalogs bring brands the generator never heard of)."""
-    from products.generator import VOCABULARY
-
-    brands = set(VOCABULARY.all_brands)
-    if "brand" in frame.columns:
-        brands.update(str(brand) for brand in frame["brand"].dropna().unique())
-    return sorted(brands), sorted(VOCABULARY.all_nouns)
-
-
 def _dataset_info(dataset_version: DatasetVersion) -> dict:
     return {
         "number": dataset_version.number,
@@ -377,7 +367,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
         )
         if tracker.run_id:
             TrainingRun.objects.filter(pk=run_id).update(mlflow_run_id=tracker.run_id)
-        known_brands, known_nouns = _catalog_vocabulary(frame)
+        known_brands, known_nouns = VOCABULARY.known_terms(frame)
         staging = staging_directory(run_id)
         recorder = _ProgressRecorder(run_id, tracker, listener)
         result = train_model(

@@ -104,14 +104,15 @@ class Command(BaseCommand):
                 bar.update(step - bar.n)
                 bar.set_postfix_str(f"epoch {epoch}", refresh=False)
 
+            known_brands, known_nouns = VOCABULARY.known_terms(frame)
             started = time.perf_counter()
             result = train_model(
                 frame,
                 config,
                 Path(scratch) / "model",
                 progress,
-                known_brands=sorted(set(VOCABULARY.all_brands) | set(frame["brand"].dropna())),
-                known_nouns=list(VOCABULARY.all_nouns),
+                known_brands=known_brands,
+                known_nouns=known_nouns,
             )
             return time.perf_counter() - started, result.metrics
 
