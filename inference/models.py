@@ -1,4 +1,5 @@
-"""What the production model wrote: creatives for marketers, prediction inputs for drift, drift reports."""
+"""What the production model wrote: creatives for marketers, prediction inputs (the live side of the
+drift check in `creativeops.monitoring`), creative refreshes."""
 
 from __future__ import annotations
 
@@ -65,31 +66,6 @@ class PredictionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.category} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class DriftReport(models.Model):
-    model_version = models.ForeignKey(
-        "registry.ModelVersion", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    dataset_version = models.ForeignKey(
-        "products.DatasetVersion", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    sample_size = models.PositiveIntegerField()
-    psi = models.JSONField(default=dict, help_text="Population stability index per feature.")
-    details = models.JSONField(default=dict, help_text="Expected and observed bucket shares per feature.")
-    max_psi = models.FloatField(null=True)
-    threshold = models.FloatField()
-    drifted = models.BooleanField(default=False)
-    triggered_pipeline = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"Drift report {self.created_at:%Y-%m-%d %H:%M} (max PSI {self.max_psi})"
 
 
 class CreativeRefresh(models.Model):

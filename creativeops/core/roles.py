@@ -27,7 +27,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("registry", "view_registryevent"),
         ("inference", "view_creative"),
         ("inference", "add_creative"),
-        ("inference", "view_driftreport"),
+        ("monitoring", "view_driftreport"),
         ("pipeline", "view_pipelinerun"),
         ("pipeline", "start_pipelinerun"),
         ("django_celery_beat", "view_periodictask"),
@@ -48,7 +48,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 
 def sync_role_groups(apps) -> None:
-    """Create the groups and give them exactly their permissions (idempotent; usable in migrations)."""
+    """Create the groups and give them exactly their permissions (idempotent; usable in migrations).
+
+    In a migration, a permission of an app whose models are not in the migration state yet is left out;
+    that app's own migration calls this again once they are (monitoring 0002 does).
+    """
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
@@ -62,5 +66,13 @@ def sync_role_groups(apps) -> None:
         permissions = [
             permission_model.objects.get(content_type__app_label=app_label, codename=codename)
             for app_label, codename in pairs
+            if _has_models(apps, app_label)
         ]
         group.permissions.set(permissions)
+
+
+def _has_models(apps, app_label: str) -> bool:
+    try:
+        return bool(list(apps.get_app_config(app_label).get_models()))
+    except LookupError:
+        return False

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
 from creativeops.monitoring.drift import DEFAULT_EPSILON, ObservedInputs, compare
+from creativeops.monitoring.models import DriftReport
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.services import pipeline_start
-from inference.models import DriftReport, PredictionLog
+from inference.models import PredictionLog
 from registry.models import ModelVersion
 from registry.selectors import production_version
 

@@ -180,6 +180,3 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/pipeline/pipelinerun/run_now.html", context)
 
-
-# The drift report admin lives in creativeops.monitoring, which is a package, not an app.
-from creativeops.monitoring import admin as _monitoring_admin  # noqa: E402, F401

@@ -96,7 +96,9 @@ def migrated_data(transactional_db):
     from django.contrib.auth.models import Group, Permission
 
     from creativeops.core.roles import ROLE_PERMISSIONS
-    from creativeops.pipeline.schedule import install_periodic_tasks
+    from creativeops.core.schedule import install_periodic_tasks
+    from creativeops.monitoring import schedule as monitoring_schedule
+    from creativeops.pipeline import schedule as pipeline_schedule
 
     for name, pairs in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
@@ -106,7 +108,7 @@ def migrated_data(transactional_db):
                 for app, codename in pairs
             ]
         )
-    install_periodic_tasks(apps)
+    install_periodic_tasks(apps, {**pipeline_schedule.PERIODIC_TASKS, **monitoring_schedule.PERIODIC_TASKS})
 
 
 @pytest.fixture

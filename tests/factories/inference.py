@@ -17,8 +17,9 @@ from pathlib import Path
 import factory
 from django.utils import timezone
 
+from creativeops.monitoring.models import DriftReport
 from creativeops.pipeline.models import PipelineRun
-from inference.models import Creative, DriftReport
+from inference.models import Creative
 from registry.models import ModelVersion
 from tests.factories import pipeline, registry
 from tests.factories.products import ProductFactory

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.models import DriftReport
+from creativeops.monitoring.models import DriftReport
 from tests.factories.monitoring import inputs_of_products, prediction_logs_make, shifted_inputs
 
 pytestmark = pytest.mark.django_db

@@ -9,12 +9,13 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from creativeops.console.views import DATABASE_GAUGES
 from creativeops.core.errors import ApplicationError
+from creativeops.core.metrics import metrics_payload
+from creativeops.monitoring.models import DriftReport
 from creativeops.monitoring.services import MIN_SAMPLE_SIZE, drift_report_create
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.services import pipeline_start
-from inference.metrics import metrics_payload
-from inference.models import DriftReport
 from registry.models import ModelVersion
 from tests.factories.monitoring import (
     dataset_version_from_generated,
@@ -96,7 +97,7 @@ def test_the_gauges_read_the_latest_report(baseline, catalog):
     prediction_logs_make(model_version=baseline, inputs=shifted_inputs(60, category="toys"))
     report = drift_report_create()
 
-    payload = metrics_payload()[0].decode()
+    payload = metrics_payload(DATABASE_GAUGES)[0].decode()
 
     assert f'creativeops_drift_psi{{feature="price"}} {report.psi["price"]}' in payload
     assert f"creativeops_drift_max_psi {report.max_psi}" in payload
