@@ -2,7 +2,8 @@
 
 The embedded defaults (SQLite, eager Celery, a local MLflow store, files under ./var) exist so that
 `make run` works on a bare laptop; production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL,
-MLFLOW_TRACKING_URI and SECRET_KEY.
+MLFLOW_TRACKING_URI and SECRET_KEY. With DEBUG off the embedded defaults are refused (a missing URL
+stops the process naming the variable) unless CREATIVEOPS_EMBEDDED=1 asks for a single-machine install.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from pathlib import Path
 
 import dj_database_url
 
-from creativeops.env import env_bool, env_float, env_int, env_list, env_required, env_str
+from creativeops.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_required,
+    env_service_url,
+    env_str,
+)
 from creativeops.queues import TASK_ROUTES, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,6 +29,8 @@ DATA_DIR = Path(env_str("CREATIVEOPS_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# SQLite, tasks in process and a file cache: allowed by default only with DEBUG on (`make run`).
+EMBEDDED = env_bool("CREATIVEOPS_EMBEDDED", DEBUG)
 
 
 def _secret_key() -> str:
@@ -59,6 +70,8 @@ INSTALLED_APPS = [
     "registry",
     "inference",
     "creativeops.pipeline",
+    "creativeops.monitoring",
+    "creativeops.console",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +109,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        env_service_url("DATABASE_URL", embedded=EMBEDDED, what="the PostgreSQL database (postgres://…)")
+        or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -108,7 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (also carries the registry's "production changed" version key) -------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_service_url(
+    "REDIS_URL", embedded=EMBEDDED, what="the Redis cache every web process shares (redis://…)"
+)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -212,7 +228,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+CELERY_BROKER_URL = env_service_url(
+    "CELERY_BROKER_URL", embedded=EMBEDDED, what="the Celery broker the workers consume (redis://…)"
+)
 # No broker: tasks run in process (the laptop default); the same chain, the same services.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from creativeops.core import views as core_views
+from creativeops.console import views as console_views
 
 api_v1 = [
     path("", include("products.urls")),
@@ -14,9 +14,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/creatives/", permanent=False), name="home"),
-    path("health", core_views.health, name="health"),
-    path("ready", core_views.ready, name="ready"),
-    path("metrics", core_views.metrics, name="prometheus-django-metrics"),
+    path("health", console_views.health, name="health"),
+    path("ready", console_views.ready, name="ready"),
+    path("metrics", console_views.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
