@@ -24,6 +24,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("registry", "reject_modelversion"),
         ("registry", "archive_modelversion"),
         ("registry", "override_gate_modelversion"),
+        # "Evaluate and register" a training run started by hand (the same gate as the pipeline).
+        ("registry", "register_modelversion"),
         ("registry", "view_registryevent"),
         ("inference", "view_creative"),
         ("inference", "add_creative"),

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
-from registry import selectors
+from registry import selectors, signals
 from registry.models import ModelVersion, RegistryEvent
 from registry.services import events
 from registry.services.locks import PRODUCTION, lock_model_name
@@ -114,11 +114,16 @@ def _queue_mirror(version_ids: list[int]) -> None:
         mirror_to_mlflow.delay(version_id)
 
 
+def _announce_production_change(name: str) -> None:
+    signals.production_changed.send(sender=ModelVersion, name=name)
+
+
 def registry_side_effects_on_commit(name: str, version_ids: list[int], *, production_changed: bool) -> None:
     """Side effects of a committed change. `robust`: a cache or broker outage is logged, and must not
     turn a committed promotion into an error page (catch-up and the DB fallback recover)."""
     if production_changed:
         transaction.on_commit(partial(production_key_bump, name=name), robust=True)
+        transaction.on_commit(partial(_announce_production_change, name), robust=True)
     transaction.on_commit(partial(_queue_mirror, version_ids), robust=True)
 
 

@@ -152,3 +152,20 @@ def test_admin_shows_the_refresh_progress(admin_client, production_model):
     page = response.content.decode()
     assert '<progress max="120" value="30"' in page
     assert "30 / 120 (25.0%)" in page
+
+
+def test_a_promotion_writes_the_new_versions_creatives_without_beat(
+    tiny_artifact, catalog, operator_user, django_capture_on_commit_callbacks
+):
+    """Eager mode (no broker, `make run`): no beat runs, so the committed promotion itself queues the
+    refresh, which runs in process; with workers the same signal queues the check at once."""
+    from registry.services import model_version_promote
+
+    candidate = model_version_with_artifact(tiny_artifact, version=7)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version=candidate, actor=operator_user, reason="first model")
+
+    refresh = CreativeRefresh.objects.get(model_version=candidate)
+    assert (refresh.status, refresh.done, refresh.total) == ("succeeded", 20, 20)
+    assert Creative.objects.filter(model_version=candidate).count() == 20
