@@ -192,7 +192,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting-depth limit (creativeops/core/json_input.py).
+    "DEFAULT_PARSER_CLASSES": ["creativeops.core.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "creativeops.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "creativeops.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],

@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from creativeops.core.api import first_error
 from creativeops.core.errors import ApplicationError
 from inference import selectors, services
 from inference.model_manager import model_get
@@ -28,7 +29,6 @@ from inference.serializers import (
     PredictInputSerializer,
     PredictItemSerializer,
     PredictOutputSerializer,
-    first_error,
 )
 
 logger = logging.getLogger(__name__)

@@ -30,8 +30,9 @@ class CanViewPipeline(BasePermission):
 
 class PipelineRunOutputSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
-    dataset_version = serializers.IntegerField(source="dataset_version.number", default=None)
-    model_version = serializers.IntegerField(source="model_version.version", default=None)
+    # None until the run has reached that step (and for ever when it failed or was skipped before).
+    dataset_version = serializers.IntegerField(source="dataset_version.number", default=None, allow_null=True)
+    model_version = serializers.IntegerField(source="model_version.version", default=None, allow_null=True)
 
     class Meta:
         model = PipelineRun
