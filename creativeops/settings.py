@@ -292,3 +292,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Brute-force protection ------------------------------------------------------------------
+# Admin and page logins (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account, or
+# from one client address, further attempts are refused with a 429 for AXES_COOLOFF_MINUTES. Operators
+# see the attempts and lockouts in the admin ("Access attempts"); deleting an attempt, or
+# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>` / `axes_reset`, unlocks at once.
+INSTALLED_APPS += ["axes"]
+# Last, as axes requires: it turns a lockout noticed during authentication into the lockout page.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0) / 60  # hours
+# Each one on its own: an account is locked whatever address tries it, an address whatever account.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "creativeops.core.clients.client_address"
+# How many proxies in front of the app append to X-Forwarded-For (1 behind the Ingress); 0 trusts only
+# REMOTE_ADDR. Used for login lockouts and the failed-token throttle (creativeops/core/clients.py).
+CLIENT_IP_PROXY_COUNT = env_int("CLIENT_IP_PROXY_COUNT", 0)
+# API tokens: after API_TOKEN_FAILURE_LIMIT invalid tokens from one client address within
+# API_TOKEN_FAILURE_WINDOW_SECONDS, every token request from that address is a 429 until the window
+# has passed (creativeops/core/authentication.py).
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)

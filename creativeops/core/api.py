@@ -35,9 +35,13 @@ def exception_handler(exc, context):
             body["field"] = field
         response.data = {"error": body}
     elif isinstance(exc, exceptions.Throttled):
-        response.data = {
-            "error": {"message": f"Rate limit reached; retry in {exc.wait:.0f} s.", "wait": exc.wait}
-        }
+        reason = getattr(exc, "reason", None)  # why, when it is not the endpoint's own rate
+        message = (
+            f"{reason} Retry in {exc.wait:.0f} s."
+            if reason
+            else f"Rate limit reached; retry in {exc.wait:.0f} s."
+        )
+        response.data = {"error": {"message": message, "wait": exc.wait}}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": {"message": str(response.data["detail"])}}
     return response
