@@ -185,6 +185,12 @@ class ProductGenerateApi(APIView):
         data = {"metadata": self.OutputSerializer.MetadataSerializer(metadata).data, "records": records}
         return Response(data, status=status.HTTP_201_CREATED if persist else status.HTTP_200_OK)
 
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        """The path is shared with the product whose sku is "generate" (any text is a valid sku):
+        a GET here reads that product, as it would at any other /products/<sku>."""
+        return ProductDetailApi().get(request, sku="generate")
+
 
 class ProductPagination(PageNumberPagination):
     page_size = 50
