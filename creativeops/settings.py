@@ -210,6 +210,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation also documents the errors of the layers outside its view (401, 429, 400/413/415
+    # for a body, 404 for a path parameter): creativeops/core/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "creativeops.core.schema.complete_error_responses",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------

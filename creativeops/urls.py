@@ -24,3 +24,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("creatives/", include("inference.page_urls")),
 ]
+
+# An unknown /api/ path answers 404 in the API's JSON error shape; other paths get the HTML page.
+handler404 = "creativeops.core.api.not_found"

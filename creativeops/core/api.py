@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -99,3 +101,10 @@ class PlainTextField(serializers.CharField):
         if forbidden:
             raise serializers.ValidationError(f"Contains {forbidden}; remove it.", code="forbidden_character")
         return value
+
+
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """The project's handler404: an unmatched /api/ path answers in the API's JSON error shape."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"message": f"No API endpoint at {request.path}."}}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -105,7 +105,12 @@ class PipelineRunDetailApi(APIView):
     permission_classes = [CanViewPipeline]
 
     @extend_schema(
-        responses={200: PipelineRunOutputSerializer}, summary="One pipeline run with its progress."
+        responses={
+            200: PipelineRunOutputSerializer,
+            403: OpenApiResponse(description="The caller lacks pipeline.view_pipelinerun."),
+            404: OpenApiResponse(description="No pipeline run has this id."),
+        },
+        summary="One pipeline run with its progress.",
     )
     def get(self, request, run_id: int):
         get_object_or_404(PipelineRun, pk=run_id)
