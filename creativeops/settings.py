@@ -265,6 +265,12 @@ CREATIVEOPS = {
     "PREDICT_MAX_NEW_TOKENS": env_int("PREDICT_MAX_NEW_TOKENS", 96),
     "PREDICT_MAX_TITLE_CHARS": 200,
     "PREDICT_MAX_DESCRIPTION_CHARS": env_int("PREDICT_MAX_DESCRIPTION_CHARS", 2000),
+    # The work one batch_predict request may ask for: items × num_variants × max_new_tokens (default: a
+    # full batch of 64 single variants of 96 tokens). Larger requests get a 400 naming the product.
+    "PREDICT_MAX_BATCH_TOKENS": env_int("PREDICT_MAX_BATCH_TOKENS", 64 * 96),
+    # Batch generations running at once per web process; one more is answered 503 with Retry-After, so
+    # single predictions never queue behind several batches (inference/services/admission.py).
+    "PREDICT_BATCH_CONCURRENCY": env_int("PREDICT_BATCH_CONCURRENCY", 1),
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),

@@ -278,6 +278,22 @@ class BatchPredictInputSerializer(GenerationOptionsMixin, StrictSerializer):
             **super().get_fields(),
         }
 
+    def validate(self, attrs):
+        """Bound the work of one request, before any of it runs: rows × variants × tokens."""
+        limit = generation_limits().max_batch_tokens
+        items, variants, tokens = len(attrs["items"]), attrs["num_variants"], attrs["max_new_tokens"]
+        if items * variants * tokens > limit:
+            raise serializers.ValidationError(
+                {
+                    "items": [
+                        f"items × num_variants × max_new_tokens = {items} × {variants} × {tokens} = "
+                        f"{items * variants * tokens:,} tokens; the limit per request is {limit:,} "
+                        "(PREDICT_MAX_BATCH_TOKENS): send fewer items, variants or tokens."
+                    ]
+                }
+            )
+        return attrs
+
 
 @extend_schema_serializer(component_name="GeneratedCreative")
 class CreativeSerializer(serializers.Serializer):

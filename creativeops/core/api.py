@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import math
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -26,7 +27,10 @@ def exception_handler(exc, context):
         if exc.field:
             body["field"] = exc.field
         body.update(exc.extra)
-        return Response({"error": body}, status=exc.status_code)
+        response = Response({"error": body}, status=exc.status_code)
+        if "wait" in exc.extra:  # a refusal that passes: say when to come back
+            response["Retry-After"] = str(math.ceil(exc.extra["wait"]))
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
