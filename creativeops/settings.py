@@ -332,3 +332,24 @@ CLIENT_IP_PROXY_COUNT = env_int("CLIENT_IP_PROXY_COUNT", 0)
 # has passed (creativeops/core/authentication.py).
 API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+
+# --- Content-Security-Policy (creativeops/core/middleware.py) --------------------------------------
+# Scripts only from this site's own files: no inline script, no event-handler attribute, no eval, so
+# an XSS payload that reached a page could not run. Inline *styles* stay allowed: the admin's status
+# badges, progress bars and charts are styled with style attributes, and CSS cannot run code.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "creativeops.core.middleware.ContentSecurityPolicyMiddleware")  # fmt: skip
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# The Swagger UI (drf-spectacular) loads its bundle from this CDN; only its page allows it.
+CONTENT_SECURITY_POLICY_EXTRA_SOURCES = {"/api/docs/": ["https://cdn.jsdelivr.net"]}
