@@ -87,7 +87,7 @@ class StrictFloatField(serializers.FloatField):
             if self.range_message:
                 raise serializers.ValidationError(self.range_message, code="invalid")
             self.fail("invalid", type=_json_type(data))
-        if not math.isfinite(data):
+        if isinstance(data, float) and not math.isfinite(data):  # an int is finite, however long
             raise serializers.ValidationError(
                 self.range_message or "Must be a finite number.", code="invalid"
             )

@@ -224,6 +224,7 @@ LIMIT_CASES = [
     ({**ITEM, "num_variants": True}, "num_variants", "num_variants: Must be an integer, got a boolean."),
     ({**ITEM, "price": "cheap"}, "price", "price: Must be a number from 0 to 99999999.99."),
     ({**ITEM, "price": -1}, "price", "price: Must be a number from 0 to 99999999.99."),
+    ({**ITEM, "price": 10**400}, "price", "price: Must be a number from 0 to 99999999.99."),
     (
         {**ITEM, "category": "c" * 65},
         "category",
