@@ -4,6 +4,7 @@ Callers import from here (`from inference import services`); the modules split t
 sub-domain.
 """
 
+from inference.services.admission import batch_generation_slot
 from inference.services.generation import (
     GenerationResult,
     creatives_generate,
@@ -19,6 +20,7 @@ from inference.services.refresh import creatives_refresh, creatives_refresh_if_n
 
 __all__ = [
     "GenerationResult",
+    "batch_generation_slot",
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",

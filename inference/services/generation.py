@@ -42,6 +42,7 @@ class GenerationLimits:
     default_new_tokens: int
     max_title_chars: int
     max_description_chars: int
+    max_batch_tokens: int  # items × num_variants × max_new_tokens of one batch_predict request
 
 
 def generation_limits() -> GenerationLimits:
@@ -55,6 +56,7 @@ def generation_limits() -> GenerationLimits:
         default_new_tokens=min(DEFAULT_NEW_TOKENS, max_new_tokens),
         max_title_chars=int(config["PREDICT_MAX_TITLE_CHARS"]),
         max_description_chars=int(config["PREDICT_MAX_DESCRIPTION_CHARS"]),
+        max_batch_tokens=int(config["PREDICT_MAX_BATCH_TOKENS"]),
     )
 
 

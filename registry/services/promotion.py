@@ -133,6 +133,10 @@ def _production_side_effects(target: ModelVersion, current: ModelVersion | None)
 
 
 def _set_production(target: ModelVersion, current: ModelVersion | None, actor) -> None:
+    """`target` becomes production and `current` (read under the lock) archived. The version returned
+    to the caller carries `replaced_production`: what THIS transaction archived (None if nothing was in
+    production), which under concurrent promotions may differ from what the caller saw beforehand."""
+    target.replaced_production = current
     now = timezone.now()
     if current is not None:
         current.status = Status.ARCHIVED
@@ -168,7 +172,8 @@ def model_version_promote(
     expected_production: int | None = None,
     actor_label: str | None = None,
 ) -> ModelVersion:
-    """Approve and promote a candidate; the previous production becomes archived.
+    """Approve and promote a candidate; the previous production becomes archived (and is the returned
+    version's `replaced_production`).
 
     A rejected version needs `force=True` and the override permission (an `override_promote` event).
     `expected_production`: the production version number the caller saw (NO_PRODUCTION for none);
