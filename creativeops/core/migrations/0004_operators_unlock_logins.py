@@ -10,6 +10,6 @@ def sync_roles(apps, schema_editor):
 class Migration(migrations.Migration):
     """Operators see login lockouts (django-axes) in the admin and may unlock them."""
 
-    dependencies = [("core", "0002_operators_cancel_training"), ("axes", "0010_accessattemptexpiration")]
+    dependencies = [("core", "0003_operators_register"), ("axes", "0010_accessattemptexpiration")]
 
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
