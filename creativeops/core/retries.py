@@ -9,7 +9,9 @@ Transient means the infrastructure blinked and the same call a little later may 
   (redis-py's `ConnectionError` and `TimeoutError`, which are not the builtin ones);
 * a socket connection was refused, reset or broken (the builtin `ConnectionError` family).
 
-Everything else (bad data, a rule refused by a service, a bug) is not transient: it would fail the
+A task that calls an outside service (the MLflow tracking server) adds that service's own
+"unavailable" error to these, never a narrower set. Everything else (bad data, a rule refused by a
+service, a bug) is not transient: it would fail the
 same way again, so it is recorded where an operator reads it (the run's row) instead of retried.
 Tasks pass TRANSIENT_ERRORS to `autoretry_for` (with backoff and jitter in their decorator); the
 pipeline re-raises them from a step so that its task retries them.
