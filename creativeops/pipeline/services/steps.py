@@ -1,6 +1,6 @@
 """The five steps: generate, snapshot, train, verify_artifact, score_and_register (the gate scores
-and the registry registers). Each is idempotent: its output is recorded on the run, and a step delivered twice
-(broker redelivery, a duplicate message) finds it there and creates nothing new."""
+and the registry registers). Each is idempotent: its output is recorded on the run, and a step
+delivered twice (broker redelivery, a duplicate message) finds it there and creates nothing new."""
 
 from __future__ import annotations
 
