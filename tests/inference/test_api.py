@@ -10,7 +10,7 @@ from django.conf import settings
 from inference import metrics, services
 from inference.model_manager import NO_PRODUCTION_MODEL
 from inference.models import Creative, PredictionLog
-from tests.factories.inference import ProductFactory
+from tests.factories.products import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -529,10 +529,10 @@ def test_ready_is_503_until_a_model_is_in_production(
     client, tiny_artifact, django_capture_on_commit_callbacks
 ):
     from registry.services.promotion import model_version_promote
-    from tests.factories.inference import model_version_with_artifact
+    from tests.factories.registry import model_version_with_artifact
 
     before = client.get("/ready")
-    candidate = model_version_with_artifact(tiny_artifact, version=1)
+    candidate = model_version_with_artifact(source=tiny_artifact, version=1)
     with django_capture_on_commit_callbacks(execute=True):
         model_version_promote(version=candidate, actor=None, reason="first model")
     after = client.get("/ready")
@@ -586,7 +586,7 @@ def test_a_deferred_prediction_log_is_one_insert_outside_a_transaction():
     from django.test.utils import CaptureQueriesContext
 
     from inference.services import prediction_logs_write
-    from tests.factories.inference import ModelVersionFactory
+    from tests.factories.registry import ModelVersionFactory
 
     version = ModelVersionFactory()
     logs = [

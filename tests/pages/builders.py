@@ -11,7 +11,6 @@ import html
 import re
 
 from django.conf import settings
-from django.utils import timezone
 
 from inference.models import Creative
 from products.models import Product
@@ -49,8 +48,6 @@ def make_model_version(
         fields["metrics"] = {"rouge_l": rouge_l}
     if evaluation is not None:
         fields["evaluation"] = evaluation
-    if status == ModelVersion.Status.PRODUCTION:
-        fields["promoted_at"] = timezone.now()
     return ModelVersionFactory(**fields)
 
 
