@@ -4,6 +4,7 @@ Callers import from here (`from inference import services`); the modules split t
 sub-domain.
 """
 
+from inference.services.creatives import creatives_store
 from inference.services.generation import (
     GenerationResult,
     creatives_generate,
@@ -22,6 +23,7 @@ __all__ = [
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",
+    "creatives_store",
     "generation_limits",
     "prediction_logs_flush",
     "prediction_logs_submit",
