@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from inference.models import Creative
+from inference.search import creative_search_condition
 from products.models import Product, Tone
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
@@ -94,34 +94,11 @@ def creative_list(*, model_version: ModelVersion, filters: CreativeFilters) -> Q
     if filters.price_max is not None:
         queryset = queryset.filter(product__price__lte=filters.price_max)
     if filters.search:
-        queryset = queryset.filter(_search_condition(filters.search))
+        queryset = queryset.filter(
+            creative_search_condition(text=filters.search, model_version=model_version)
+        )
     _, order_by = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     return queryset.order_by(*order_by)
-
-
-class _EqualsAny(Func):
-    """`column = ANY(array)` (PostgreSQL), which an index scan can take as its condition."""
-
-    template = "%(expressions)s)"
-    arg_joiner = " = ANY("
-    output_field = BooleanField()
-
-
-def _search_condition(text: str) -> Q:
-    """Rows whose product title or own headline contains `text`, whatever the case.
-
-    On PostgreSQL both sides are read from trigram indexes (migrations `products.0002`,
-    `inference.0003`) and OR-ed as bitmaps on the creatives table: the matching products' ids go in
-    as an array (`product_id = ANY(ARRAY(…))`) so the creatives' own index takes them, where an
-    `IN (subquery)` or a condition on the joined title would make it filter every row of the version.
-    SQLite has no such index; its own `IN` already reads the products table once.
-    """
-    titles = Product.objects.filter(title__icontains=text).order_by().values("id")
-    if connection.vendor == "postgresql":
-        products = Q(_EqualsAny(F("product_id"), ArraySubquery(titles)))
-    else:
-        products = Q(product_id__in=titles)
-    return products | Q(headline__icontains=text)
 
 
 def catalog_categories() -> list[str]:
