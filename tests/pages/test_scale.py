@@ -60,7 +60,7 @@ def plan(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_list_pages_plan_no_subquery_per_row_and_the_same_queries_at_100k_creatives(on_postgres, marketer_client):
+def test_list_plans_have_no_subquery_per_row_and_the_same_queries_at_100k(on_postgres, marketer_client):
     insert_catalog(make_model_version(1, status=ModelVersion.Status.PRODUCTION))
     marketer_client.get(reverse("creatives:list"))  # warm caches (content types, permissions)
 
