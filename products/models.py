@@ -61,6 +61,8 @@ class Product(models.Model):
             # index order lets a page stop after its rows instead of sorting the whole catalog.
             models.Index(fields=["title", "sku"], name="product_title_sku"),
             models.Index(fields=["price", "sku"], name="product_price_sku"),
+            # ... and most often within one category.
+            models.Index(fields=["category", "title", "sku"], name="product_category_title_sku"),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,10 @@ class Migration(migrations.Migration):
             model_name="product",
             index=models.Index(fields=["price", "sku"], name="product_price_sku"),
         ),
+        migrations.AddIndex(
+            model_name="product",
+            index=models.Index(fields=["category", "title", "sku"], name="product_category_title_sku"),
+        ),
         TrigramExtension(),  # does nothing on SQLite
         migrations.RunPython(create_title_trigram_index, drop_title_trigram_index, elidable=False),
     ]
