@@ -4,25 +4,9 @@ from django.db import migrations, models
 from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 
-# The search of the creatives page (see inference.search): on PostgreSQL a trigram index on the current
-# rows' headlines; on SQLite an FTS5 trigram table over every headline, kept by triggers (the table
-# holds only the tokens: `content=` reads the text from inference_creative).
+# The search of the creatives page on PostgreSQL (see inference.search): a trigram index on the current
+# rows' headlines. SQLite's FTS5 table is made after every migrate (inference.apps), not here.
 HEADLINE_TRIGRAM_INDEX = "creative_current_headline_upper_trgm"
-HEADLINE_FTS_TABLE = "inference_creative_headline_fts"
-SQLITE_FTS = [
-    f"CREATE VIRTUAL TABLE {HEADLINE_FTS_TABLE} USING fts5(headline, content='inference_creative', "
-    "content_rowid='id', tokenize='trigram')",
-    f"INSERT INTO {HEADLINE_FTS_TABLE}({HEADLINE_FTS_TABLE}) VALUES ('rebuild')",
-    f"CREATE TRIGGER {HEADLINE_FTS_TABLE}_insert AFTER INSERT ON inference_creative BEGIN "
-    f"INSERT INTO {HEADLINE_FTS_TABLE}(rowid, headline) VALUES (new.id, new.headline); END",
-    f"CREATE TRIGGER {HEADLINE_FTS_TABLE}_delete AFTER DELETE ON inference_creative BEGIN "
-    f"INSERT INTO {HEADLINE_FTS_TABLE}({HEADLINE_FTS_TABLE}, rowid, headline) "
-    "VALUES ('delete', old.id, old.headline); END",
-    f"CREATE TRIGGER {HEADLINE_FTS_TABLE}_update AFTER UPDATE OF headline ON inference_creative BEGIN "
-    f"INSERT INTO {HEADLINE_FTS_TABLE}({HEADLINE_FTS_TABLE}, rowid, headline) "
-    "VALUES ('delete', old.id, old.headline); "
-    f"INSERT INTO {HEADLINE_FTS_TABLE}(rowid, headline) VALUES (new.id, new.headline); END",
-]
 
 
 def create_headline_search_index(apps, schema_editor):
@@ -31,18 +15,11 @@ def create_headline_search_index(apps, schema_editor):
             f"CREATE INDEX IF NOT EXISTS {HEADLINE_TRIGRAM_INDEX} ON inference_creative "
             "USING gin (UPPER(headline::text) gin_trgm_ops) WHERE is_current"
         )
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_FTS:
-            schema_editor.execute(statement)
 
 
 def drop_headline_search_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"DROP INDEX IF EXISTS {HEADLINE_TRIGRAM_INDEX}")
-    elif schema_editor.connection.vendor == "sqlite":
-        for suffix in ("insert", "delete", "update"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {HEADLINE_FTS_TABLE}_{suffix}")
-        schema_editor.execute(f"DROP TABLE IF EXISTS {HEADLINE_FTS_TABLE}")
 
 
 def mark_current(apps, schema_editor):

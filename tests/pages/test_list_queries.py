@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from inference.models import Creative
 from inference.pages import views
+from inference.search import HEADLINE_FTS_TABLE, headline_search_index_ensure
 from inference.selectors_pages import catalog_brands, catalog_categories
 from registry.models import ModelVersion
 from tests.pages.builders import make_catalog_creatives, make_creative, make_model_version, make_product
@@ -101,3 +102,24 @@ def test_the_filter_choices_are_the_distinct_values_in_order_in_one_query_each(
 
     assert categories == ["Beauty", "Garden", "Outdoor"]
     assert brands == ["Ridgeway", "Sprout Lane"]
+
+
+def test_sqlite_search_index_survives_a_table_rebuild(marketer_client, catalog):
+    # Django rebuilds a SQLite table for most field changes, dropping its triggers; the next
+    # migrate's post_migrate makes them again and re-reads every headline.
+    if connection.vendor != "sqlite":
+        pytest.skip("the FTS5 search index is SQLite's (PostgreSQL uses pg_trgm indexes)")
+    with connection.cursor() as cursor:
+        for event in ("insert", "delete", "update"):
+            cursor.execute(f"DROP TRIGGER {HEADLINE_FTS_TABLE}_{event}")
+    product = make_product("SKU-950", title="Lamp")
+    make_creative(product, catalog, "value", headline="Written while the triggers were gone")
+
+    headline_search_index_ensure()
+    make_creative(product, catalog, "luxury", headline="Written after the triggers came back")
+
+    response = marketer_client.get(LIST_URL, {"q": "triggers"})
+    assert sorted(creative.headline for creative in response.context["page_obj"].object_list) == [
+        "Written after the triggers came back",
+        "Written while the triggers were gone",
+    ]
