@@ -5,6 +5,7 @@ sub-domain.
 """
 
 from inference.services.admission import batch_generation_slot
+from inference.services.creatives import creatives_store
 from inference.services.generation import (
     GenerationResult,
     creatives_generate,
@@ -24,6 +25,7 @@ __all__ = [
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",
+    "creatives_store",
     "generation_limits",
     "prediction_logs_flush",
     "prediction_logs_submit",

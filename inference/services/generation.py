@@ -16,6 +16,7 @@ from creativeops.core.errors import ApplicationError
 from inference import metrics
 from inference.model_manager import model_get
 from inference.models import Creative, PredictionLog
+from inference.services.creatives import creatives_store
 from products.models import Product, Tone
 
 logger = logging.getLogger(__name__)
@@ -146,11 +147,11 @@ def creatives_generate(
     pending = logs if defer_logging else []
     logs = [] if defer_logging else logs
     rows = _creative_rows(generated, products, loaded.version_id, source)
-    # One transaction only when there are two writes: a lone insert commits by itself, one round trip less.
+    # One transaction only when there are two writes: `creatives_store` alone is atomic by itself.
     with transaction.atomic() if logs and rows else contextlib.nullcontext():
         if logs:
             PredictionLog.objects.bulk_create(logs)
-        stored = _store_creatives(rows, source)
+        stored = creatives_store(rows=rows, source=source)
     return GenerationResult(
         model_name=loaded.name,
         model_version=loaded.version,
@@ -243,13 +244,3 @@ def _creative_rows(generated, products, version_id: int, source: str) -> list[Cr
         if product is not None
         for creative in variants
     ]
-
-
-def _store_creatives(rows: list[Creative], source: str) -> list[Creative]:
-    if not rows:
-        return []
-    if source == Creative.Source.REFRESH:
-        # A refresh run twice for one promotion (redelivered message, manual rerun) writes once.
-        Creative.objects.bulk_create(rows, ignore_conflicts=True)
-        return rows
-    return Creative.objects.bulk_create(rows)

@@ -29,6 +29,15 @@ class CreativeFactory(factory.django.DjangoModelFactory):
     cta = "Get yours"
     source = Creative.Source.API
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Through the store service, as every creative is written, so `is_current` is what it would be."""
+        from inference.services import creatives_store
+
+        creative = model_class(*args, **kwargs)
+        creatives_store(rows=[creative], source=creative.source)
+        return creative
+
 
 class DriftReportFactory(factory.django.DjangoModelFactory):
     class Meta:
