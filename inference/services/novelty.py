@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Case, F, JSONField, Q, Value, When
 
 from inference.model_manager import LoadedModel
 from products import dataset_stats
-from products.models import DatasetVersion
 from registry.models import ModelVersion
 
 SIGNALS: tuple[str, ...] = ("category", "brand", "vocabulary")
@@ -71,30 +71,34 @@ _profiles_lock = threading.Lock()
 
 
 def training_profiles(*, model_version_ids: Iterable[int]) -> dict[int, TrainingProfile]:
-    """The training profile of each model version: one small query, plus one for the statistics of
-    datasets this process has not read yet. A version without a dataset gets UNKNOWN_PROFILE."""
-    rows = [
-        (version_id, (dataset_id, created_at))
-        for version_id, dataset_id, created_at in ModelVersion.objects.filter(
-            id__in=set(model_version_ids)
-        ).values_list("id", "training_run__dataset_version_id", "training_run__dataset_version__created_at")
-        if dataset_id is not None
-    ]
+    """The training profile of each model version (absent: no such version), in one query whatever
+    the cache holds: the statistics column is read only for datasets this process has not read yet."""
     with _profiles_lock:
-        known = {key: _profiles_by_dataset[key] for _, key in rows if key in _profiles_by_dataset}
-    missing = {key[0] for _, key in rows if key not in known}
-    if missing:
-        read = DatasetVersion.objects.filter(id__in=missing).values_list("id", "created_at", "statistics")
-        fresh = {
-            (pk, created_at): TrainingProfile.from_statistics(statistics)
-            for pk, created_at, statistics in read
-        }
-        known.update(fresh)
+        cached = dict(_profiles_by_dataset)
+    dataset = "training_run__dataset_version"
+    statistics = F(f"{dataset}__statistics")
+    if cached:
+        already_read = Q()
+        for dataset_id, created_at in cached:
+            already_read |= Q(**{f"{dataset}_id": dataset_id, f"{dataset}__created_at": created_at})
+        statistics = Case(When(already_read, then=Value(None, JSONField())), default=statistics)
+    rows = (
+        ModelVersion.objects.filter(id__in=set(model_version_ids))
+        .annotate(training_statistics=statistics)
+        .values_list("id", f"{dataset}_id", f"{dataset}__created_at", "training_statistics")
+    )
+    profiles, fresh = {}, {}
+    for version_id, dataset_id, created_at, read in rows:
+        key = (dataset_id, created_at)
+        if key not in cached and key not in fresh:
+            fresh[key] = TrainingProfile.from_statistics(read)
+        profiles[version_id] = cached.get(key) or fresh[key]
+    if fresh:
         with _profiles_lock:
             _profiles_by_dataset.update(fresh)
             while len(_profiles_by_dataset) > PROFILE_CACHE_SIZE:
                 _profiles_by_dataset.popitem(last=False)
-    return {version_id: known.get(key, UNKNOWN_PROFILE) for version_id, key in rows}
+    return profiles
 
 
 # The serving model's profile, kept with the loaded model: a request then costs no query at all.
