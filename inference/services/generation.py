@@ -139,6 +139,7 @@ def creatives_generate(
         model_version=loaded.version, endpoint=endpoint, items=len(inputs), seconds=seconds
     )
 
+    novelty = items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded))
     logs = (
         _prediction_logs(inputs, tones, loaded.version_id, endpoint, latency_ms)
         if source != Creative.Source.REFRESH
@@ -160,7 +161,7 @@ def creatives_generate(
         creatives=stored,
         latency_ms=latency_ms,
         pending_logs=pending,
-        novelty=items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded)),
+        novelty=novelty,
     )
 
 
