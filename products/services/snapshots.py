@@ -17,6 +17,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,7 +162,7 @@ OOD_EXTRA_COLUMNS: tuple[str, ...] = ("noun", "novelty")
 
 def dataset_version_create_ood(
     *,
-    path=OOD_FIXTURE_PATH,
+    path: Path = OOD_FIXTURE_PATH,
     actor=None,
     trigger: str = DatasetVersion.Trigger.SYSTEM,
     note: str = "",
@@ -448,7 +449,8 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
     products, creatives = snapshot.products, snapshot.creatives
     split_counts = _value_counts(products["split"])
     brand_counts = _value_counts(products["brand"])
-    by_sku = products.take(pc.sort_indices(products, sort_keys=[("sku", "ascending")]))
+    sku_order = pc.sort_indices(products["sku"])
+    titles, descriptions = products["title"].take(sku_order), products["description"].take(sku_order)
     statistics = {
         "schema": dataset_stats.STATISTICS_SCHEMA,
         "rows": rows,
@@ -464,7 +466,7 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
         "headline_length": _lengths(creatives["headline"], dataset_stats.HEADLINE_LENGTH_EDGES),
         "tone_shares": dataset_stats.shares_from_counts(_value_counts(creatives["tone"])),
         "brands": dataset_stats.brands_summary(brand_counts),
-        "vocabulary": dataset_stats.vocabulary_summary(by_sku["title"], by_sku["description"]),
+        "vocabulary": dataset_stats.vocabulary_summary(titles, descriptions),
     }
     if snapshot.marker is not None:
         key, value = snapshot.marker
