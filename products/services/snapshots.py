@@ -172,11 +172,12 @@ def dataset_version_create_ood(
 
     Never trained on, by construction rather than by a filter someone could forget: the version's
     file is written straight from the fixture's rows, like the golden set's from the generator, and
-    its products are never stored as catalog `Product` rows, so no training snapshot (which reads the
-    catalog tables) can ever contain them, and a training run refuses a version that is not of kind
-    `training`. The file has one row per (product, tone) so that every product is scored in every
-    tone; headline, body and cta are null, because the set has no reference copy: it is scored on the
-    product's own facts, which `noun` and `novelty` (extra columns) describe.
+    its products are never stored as catalog `Product` rows (the catalog import refuses their `OOD-`
+    skus), so no training snapshot (which reads the catalog tables) can ever contain them, and a
+    training run refuses a version that is not of kind `training`. The file has one row per (product,
+    tone) so that every product is scored in every tone; headline, body and cta are null, because the
+    set has no reference copy: it is scored on the product's own facts, which `noun` and `novelty`
+    (extra columns) describe.
 
     Idempotent: the version already written from a fixture with the same SHA-256 is returned.
     """
