@@ -262,8 +262,9 @@ CREATIVEOPS = {
     "PREDICT_MAX_DESCRIPTION_CHARS": env_int("PREDICT_MAX_DESCRIPTION_CHARS", 2000),
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
     # An input whose title and description have more than this share of words the training data never
-    # held is flagged "vocabulary" (inference.services.novelty). On a 2,000-product generated training
-    # set, 2,000 other generated products have share 0, the out-of-distribution set's 253 products 0.26+.
+    # held is flagged "vocabulary" (inference.services.novelty). Against a generated training catalog,
+    # generated products have share 0 and every product of the out-of-distribution set is flagged
+    # (tests/inference/test_novelty.py).
     "NOVELTY_MAX_UNSEEN_WORD_SHARE": env_float("NOVELTY_MAX_UNSEEN_WORD_SHARE", 0.25),
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),

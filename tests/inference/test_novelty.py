@@ -82,7 +82,7 @@ def test_every_out_of_distribution_product_is_flagged_and_the_flags_follow_the_s
             "not_checked": [],
         }, product.sku
         assert answer["unlike_training_data"], product.sku
-        assert "brand" in answer["unseen"], product.sku
+        assert "brand" in answer["unseen"] and "vocabulary" in answer["unseen"], product.sku
         if product.novelty == UNSEEN_CATEGORY:
             assert "category" in answer["unseen"], product.sku
 
