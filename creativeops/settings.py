@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "creativeops.core.schema.complete_error_responses",
     ],
+    # `unseen` and `not_checked` of a predict answer share one list of signals: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"NoveltySignalEnum": "inference.services.novelty.SIGNALS"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -290,6 +292,11 @@ CREATIVEOPS = {
     # single predictions never queue behind several batches (inference/services/admission.py).
     "PREDICT_BATCH_CONCURRENCY": env_int("PREDICT_BATCH_CONCURRENCY", 1),
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
+    # An input whose title and description have more than this share of words the training data never
+    # held is flagged "vocabulary" (inference.services.novelty). Against a generated training catalog,
+    # generated products have share 0 and every product of the out-of-distribution set is flagged
+    # (tests/inference/test_novelty.py).
+    "NOVELTY_MAX_UNSEEN_WORD_SHARE": env_float("NOVELTY_MAX_UNSEEN_WORD_SHARE", 0.25),
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),
     # Intra-op threads for a generation call of 8+ rows (batch_predict, the catalog refresh); 0 keeps

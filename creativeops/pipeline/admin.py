@@ -179,4 +179,3 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/pipeline/pipelinerun/run_now.html", context)
-

@@ -32,4 +32,3 @@ PERIODIC_TASKS = {
     "Refresh creatives after a promotion": ("inference.tasks.creatives_refresh_check", {"every": 60}, {}),
     "Mirror the registry to MLflow (catch-up)": ("registry.tasks.mlflow_catch_up", {"every": 600}, {}),
 }
-
