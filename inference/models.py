@@ -85,6 +85,11 @@ class PredictionLog(models.Model):
     description_length = models.PositiveIntegerField()
     tone = models.CharField(max_length=16)
     latency_ms = models.FloatField()
+    # What `inference.services.novelty` found unseen in the serving model's training data; the drift
+    # report counts these requests.
+    unseen_category = models.BooleanField(default=False)
+    unseen_brand = models.BooleanField(default=False)
+    unseen_vocabulary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -144,7 +144,7 @@ def creatives_generate(
 
     novelty = items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded))
     logs = (
-        _prediction_logs(inputs, tones, loaded.version_id, endpoint, latency_ms)
+        _prediction_logs(inputs, tones, novelty, loaded.version_id, endpoint, latency_ms)
         if source != Creative.Source.REFRESH
         else []
     )
@@ -216,7 +216,9 @@ def _clean_creative(creative: dict) -> dict:
     }
 
 
-def _prediction_logs(inputs, tones, version_id: int, endpoint: str, latency_ms: float) -> list[PredictionLog]:
+def _prediction_logs(
+    inputs, tones, novelty, version_id: int, endpoint: str, latency_ms: float
+) -> list[PredictionLog]:
     return [
         PredictionLog(
             model_version_id=version_id,
@@ -227,8 +229,11 @@ def _prediction_logs(inputs, tones, version_id: int, endpoint: str, latency_ms: 
             description_length=len(item.get("description") or ""),
             tone=item_tone,
             latency_ms=latency_ms,
+            unseen_category="category" in item_novelty["unseen"],
+            unseen_brand="brand" in item_novelty["unseen"],
+            unseen_vocabulary="vocabulary" in item_novelty["unseen"],
         )
-        for item, item_tone in zip(inputs, tones, strict=True)
+        for item, item_tone, item_novelty in zip(inputs, tones, novelty, strict=True)
     ]
 
 

@@ -34,6 +34,9 @@ def prediction_logs_make(
             description_length=item["description_length"],
             tone=item.get("tone", "bold"),
             latency_ms=12.5,
+            unseen_category=item.get("unseen_category", False),
+            unseen_brand=item.get("unseen_brand", False),
+            unseen_vocabulary=item.get("unseen_vocabulary", False),
         )
         for item in inputs
     )

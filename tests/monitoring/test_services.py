@@ -257,3 +257,17 @@ def test_a_running_pipeline_is_not_started_twice(
     assert skipped.skipped_because_of == manual
     assert report.triggered_pipeline is False
     assert report.details["pipeline"] == {"run": skipped.pk, "started": False, "message": skipped.error}
+
+
+def test_the_report_counts_requests_unlike_the_training_data(baseline, catalog):
+    inputs = inputs_of_products(catalog)
+    inputs[0].update(unseen_category=True, unseen_brand=True, unseen_vocabulary=True)
+    inputs[1].update(unseen_brand=True)
+    inputs[2].update(unseen_vocabulary=True)
+    prediction_logs_make(model_version=baseline, inputs=inputs)
+
+    report = drift_report_create()
+
+    report.refresh_from_db()
+    assert report.unlike_training_data == 3
+    assert report.details["unlike_training_data"] == {"any": 3, "category": 1, "brand": 2, "vocabulary": 2}
