@@ -11,6 +11,7 @@ constraint, so a redelivered or repeated task never writes a creative twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -84,6 +85,7 @@ def creatives_refresh(
     `superseded` (the newer version has its own refresh).
     """
     version = ModelVersion.objects.get(pk=model_version_id)
+    progress = progress or _progress_log(version)
     refresh, _ = CreativeRefresh.objects.get_or_create(model_version=version)
     if version.status != ModelVersion.Status.PRODUCTION:
         return _finish(refresh, CreativeRefresh.Status.SUPERSEDED)
@@ -160,6 +162,25 @@ def _written(version: ModelVersion) -> int:
 
 def _still_production(version: ModelVersion) -> bool:
     return ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.PRODUCTION).exists()
+
+
+PROGRESS_LOG_SECONDS = 10.0
+
+
+def _progress_log(version: ModelVersion) -> Progress:
+    """The refresh's progress in the log every PROGRESS_LOG_SECONDS: a worker's log, or the console of
+    `make run`, where the first promotion writes the whole catalog in process."""
+    last = [time.monotonic()]
+
+    def log(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_LOG_SECONDS or done >= total:
+            last[0] = now
+            share = done / total if total else 1.0
+            logger.info("Creative refresh of %s v%s: %s / %s written (%.0f %%)",
+                        version.name, version.version, f"{done:,}", f"{total:,}", 100 * share)  # fmt: skip
+
+    return log
 
 
 def _heartbeat(refresh: CreativeRefresh, version: ModelVersion, progress: Progress | None) -> None:

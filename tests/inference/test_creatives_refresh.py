@@ -174,3 +174,14 @@ def test_a_promotion_writes_the_new_versions_creatives_without_beat(
     refresh = CreativeRefresh.objects.get(model_version=candidate)
     assert (refresh.status, refresh.done, refresh.total) == ("succeeded", 20, 20)
     assert Creative.objects.filter(model_version=candidate).count() == 20
+
+
+def test_a_refresh_without_a_progress_callback_logs_its_progress(production_model, catalog, caplog):
+    with caplog.at_level("INFO", logger="inference.services.refresh"):
+        creatives_refresh(model_version_id=production_model.pk, batch_size=8)
+
+    lines = [record.getMessage() for record in caplog.records if "written" in record.getMessage()]
+    assert (
+        lines[-1]
+        == f"Creative refresh of {production_model.name} v{production_model.version}: 20 / 20 written (100 %)"
+    )
