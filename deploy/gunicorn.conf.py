@@ -18,10 +18,14 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # horizontal scaling (more pods) is preferred to more workers per pod.
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 
-# gthread with two threads: while one thread runs the model, the other can answer /health, /ready,
-# /metrics and cheap admin or page requests, so a long generation does not fail the probes.
+# gthread with 16 threads: concurrent predictions of a process wait together in its dynamic batcher
+# (inference/batching.py, BATCH_MAX_ROWS / BATCH_WAIT_MS) and are generated in one batched call, so a
+# worker needs as many request threads as rows it should batch; the model runs on the batcher's one
+# thread, so the threads add no CPU contention, and /health, /ready and /metrics are never stuck
+# behind a generation. Each thread may hold a database connection (DATABASE_CONN_MAX_AGE): a pod
+# opens at most workers x threads of them. Why in-process batching: deploy/README-deploy.md.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 
 # A batch prediction on the CPU can take tens of seconds; 60 s kills only a worker that is truly stuck
 # (gthread workers heartbeat from their main loop, not from the request threads).
@@ -98,6 +102,17 @@ def post_worker_init(worker):
     from inference.model_manager import preload_models
 
     preload_models()
+
+
+def worker_exit(server, worker):
+    """Drain the worker's batcher: requests already queued are generated before the process ends.
+
+    On SIGTERM gunicorn stops accepting and waits (graceful_timeout) for the requests in flight, which
+    wait in the batcher's queue; this runs last, so nothing queued is dropped.
+    """
+    from inference.batching import batchers_stop
+
+    batchers_stop()
 
 
 def child_exit(server, worker):

@@ -42,6 +42,16 @@ BATCH_SIZE = Histogram(
     "Items per generation call (the model generates them in one padded batch).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+BATCH_ROWS = Histogram(
+    "creativeops_batch_rows",
+    "Rows (items x variants, of every request it gathered) per batched generation of the dynamic batcher.",
+    buckets=(1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256),
+)
+BATCH_QUEUE_WAIT = Histogram(
+    "creativeops_batch_queue_wait_seconds",
+    "Time a prediction waited in the dynamic batcher's queue before its batch started generating.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 MODEL_LOADS = Counter(
     "creativeops_model_loads_total",
     "Attempts of a web process to load a model version, by result (success / failure).",
@@ -61,6 +71,12 @@ def prediction_observe(*, model_version: int, endpoint: str, items: int, seconds
     PREDICTIONS.labels(model_version=str(model_version), endpoint=endpoint).inc(items)
     PREDICTION_LATENCY.labels(endpoint=endpoint).observe(seconds)
     BATCH_SIZE.observe(items)
+
+
+def batch_observe(*, rows: int, queue_waits: list[float]) -> None:
+    BATCH_ROWS.observe(rows)
+    for seconds in queue_waits:
+        BATCH_QUEUE_WAIT.observe(seconds)
 
 
 def model_load_observe(*, succeeded: bool) -> None:
