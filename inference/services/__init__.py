@@ -10,6 +10,7 @@ from inference.services.generation import (
     generation_limits,
     product_item,
 )
+from inference.services.mlflow_export import model_version_export_pyfunc
 from inference.services.prediction_logs import (
     prediction_logs_flush,
     prediction_logs_submit,
@@ -23,6 +24,7 @@ __all__ = [
     "creatives_refresh",
     "creatives_refresh_if_needed",
     "generation_limits",
+    "model_version_export_pyfunc",
     "prediction_logs_flush",
     "prediction_logs_submit",
     "prediction_logs_write",
