@@ -46,7 +46,7 @@ def model_version_export_pyfunc(*, version: ModelVersion, directory: Path) -> Pa
         mlflow.pyfunc.save_model(
             path=str(directory),
             python_model=CreativeGeneratorPyfunc(),
-            artifacts={ARTIFACT_KEY: str(source)},
+            artifacts={ARTIFACT_KEY: str(source.resolve())},  # MLflow refuses a symlinked folder
             code_paths=[str(package)],
             signature=pyfunc_signature(),
             metadata={
