@@ -54,7 +54,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="NAME=VALUE",
-            help="an environment variable for our gunicorn (e.g. GUNICORN_THREADS=32, BATCH_MAX_ROWS=0)",
+            help="an environment variable of our gunicorn (e.g. GUNICORN_THREADS=32, BATCH_MAX_ROWS=0)",
         )
         parser.add_argument("--artifact", type=Path, help="measure this model folder instead of production's")
         parser.add_argument("--train-preset", default="tiny", help="preset to train when there is no model")
@@ -74,7 +74,9 @@ class Command(BaseCommand):
             if not equals or not name:
                 raise CommandError(f"--env takes NAME=VALUE, got {assignment!r}.")
             environment[name] = value
-        environment["GUNICORN_WORKERS"] = str(options["workers"])
+        # --env may give ours another shape (e.g. GUNICORN_WORKERS=1 with TORCH_NUM_THREADS=2: one
+        # batching process per pod, the model-server layout) while MLflow keeps --workers.
+        environment.setdefault("GUNICORN_WORKERS", str(options["workers"]))
         environment.setdefault("CREATIVEOPS_PRELOAD_MODEL", "1")  # as deployed: every worker loads at start
         with benchmark.temporary_workdir() as workdir_name:
             workdir = Path(workdir_name)
