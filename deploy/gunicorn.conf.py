@@ -20,8 +20,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 
 # gthread with 16 threads: concurrent predictions of a process wait together in its dynamic batcher
 # (inference/batching.py, BATCH_MAX_ROWS / BATCH_WAIT_MS) and are generated in one batched call, so a
-# worker needs as many request threads as rows it should batch; the model runs on the batcher's one
-# thread, so the threads add no CPU contention, and /health, /ready and /metrics are never stuck
+# worker needs as many request threads as rows it should batch; one thread at a time generates (for
+# all of them), so the threads add no CPU contention, and /health, /ready and /metrics are never stuck
 # behind a generation. Each thread may hold a database connection (DATABASE_CONN_MAX_AGE): a pod
 # opens at most workers x threads of them. Why in-process batching: deploy/README-deploy.md.
 worker_class = "gthread"
@@ -105,10 +105,10 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    """Drain the worker's batcher: requests already queued are generated before the process ends.
+    """Wait until the worker's batcher queue is empty: requests queued are answered before it ends.
 
-    On SIGTERM gunicorn stops accepting and waits (graceful_timeout) for the requests in flight, which
-    wait in the batcher's queue; this runs last, so nothing queued is dropped.
+    On SIGTERM gunicorn stops accepting and lets the requests in flight finish (graceful_timeout); they
+    generate the queue themselves (inference/batching.py), and this hook runs last.
     """
     from inference.batching import batchers_stop
 

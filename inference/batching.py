@@ -1,17 +1,21 @@
 """Dynamic batching: concurrent predictions of one process share the model in one generation call.
 
-Each web process runs one batcher thread per model name. A request thread validates its request,
-puts it in the queue and waits; the batcher takes the waiting requests (up to `BATCH_MAX_ROWS` rows,
-oldest first), decodes all their rows in one `CreativeGenerator.generate_many` call and hands every
-request its own creatives. Rows, not requests, are batched: tones, variant counts and token limits
-may differ, each row stops at its own limit, and a request's sampled variants draw from its own
-seeded generator, so a request gets exactly what it would have got alone.
+Each web process keeps one queue per model name. A request thread validates its request and queues
+it. If no other thread is generating, it leads: it takes the waiting requests (up to `BATCH_MAX_ROWS`
+rows, oldest first, its own among them), decodes all their rows in one
+`CreativeGenerator.generate_many` call in its own thread, hands every request its own creatives, and
+once its own request is answered passes the lead to the oldest request still waiting. Rows, not
+requests, are batched: tones, variant counts and token limits may differ, each row stops at its own
+limit, and a request's sampled variants draw from its own seeded generator, so a request gets exactly
+what it would have got alone. A lone request is generated in the thread that received it: no hand-off
+between threads, no wait (a dedicated batcher thread measured slower at one client, where every
+request paid two thread wake-ups; see deploy/README-deploy.md).
 
 The window: when the previous batch held several requests (the process is under concurrent load), the
-first waiting request waits at most `BATCH_WAIT_MS` for others, or until `BATCH_MAX_ROWS` rows wait.
-When the process was serving one request at a time, a request starts at once: waiting for company that
-is not coming would only add the window to every lone request's latency. Requests that arrive while a
-batch runs queue up and form the next batch either way.
+leader waits at most `BATCH_WAIT_MS` after the oldest request arrived for others, or until
+`BATCH_MAX_ROWS` rows wait. When the process was serving one request at a time, a request starts at
+once: waiting for company that is not coming would only add the window to every lone request's
+latency. Requests that arrive while a batch runs queue up and form the next batch either way.
 
 Hot swap: a batch generates with the model the process serves when the batch starts (the `LoadedModel`
 is taken once per batch), so a batch in flight finishes on its model and every response names the
@@ -21,9 +25,8 @@ One bad request never fails the others: requests are validated in their own thre
 queue, and if a batched call still raises, each of its requests is run again alone, so the error
 reaches only the request that causes it.
 
-Stopping (gunicorn's `worker_exit`, or interpreter exit) drains the queue: every request already
-waiting is generated before the thread ends, and a request that comes after the stop is generated
-in its own thread.
+Stopping: the queue drains on the request threads themselves, which gunicorn lets finish on SIGTERM
+(graceful_timeout); its `worker_exit` hook (and interpreter exit) then waits until nothing is queued.
 """
 
 from __future__ import annotations
@@ -65,13 +68,23 @@ class _Waiting:
     request: GenerationRequest
     loaded: LoadedModel  # the model the request thread was handed: used if the process has none now
     enqueued: float = field(default_factory=time.monotonic)
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # answered, or asked to lead
     answer: BatchedAnswer | None = None
     error: BaseException | None = None
 
+    @property
+    def finished(self) -> bool:
+        return self.answer is not None or self.error is not None
+
 
 class Batcher:
-    """One queue and one thread that generates its requests in batches (see the module docstring).
+    """One queue of a process's requests for one model, generated in batches (see the module docstring).
+
+    There is no batcher thread: the request thread that finds nobody generating leads. It takes the
+    waiting requests (its own among them), generates the batch in its own thread and, once its own
+    request is answered, hands the lead to the oldest request still waiting, or drops it when none is.
+    So a lone request is generated in the thread that received it, with no hand-off between threads,
+    and under load the requests still share one generation at a time.
 
     `current_model` returns the model to start a batch with (None: use the first request's own).
     """
@@ -91,68 +104,70 @@ class Batcher:
         self._queue: deque[_Waiting] = deque()
         self._queued_rows = 0
         self._condition = threading.Condition()
-        self._stopping = False
+        self._leading = False  # a request thread is taking or generating a batch
         self._previous_requests = 0  # requests in the last batch: >1 means concurrent load
         self.batches_taken = 0
-        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
-        self._thread.start()
 
-    # --- request threads -----------------------------------------------------------------------
     def submit(self, request: GenerationRequest, *, loaded: LoadedModel) -> BatchedAnswer:
         """Generate `request` in the next batch and wait for it. Raises what generating it alone raises
         (ValueError for input the model cannot read) and nothing another request caused."""
         request.validated_tones()  # a request the model cannot read fails here, alone, before it queues
         waiting = _Waiting(request, loaded)
         with self._condition:
-            if self._stopping:
-                stopped = True
-            else:
-                stopped = False
-                self._queue.append(waiting)
-                self._queued_rows += request.rows
-                self._condition.notify()
-        if stopped:  # the process is shutting down: never lose a request, generate it here
-            self._generate([waiting])
-        waiting.done.wait()
+            self._queue.append(waiting)
+            self._queued_rows += request.rows
+            lead = not self._leading
+            self._leading = True
+            self._condition.notify_all()  # a leader keeping its window open counts the rows again
+        if not lead:
+            waiting.wake.wait()
+        if not waiting.finished:  # nobody was generating, or the previous leader handed over
+            self._lead(waiting)
         if waiting.error is not None:
             raise waiting.error
         assert waiting.answer is not None
         return waiting.answer
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Generate what is queued, then end the thread (waits up to `timeout` seconds)."""
+    def stop(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every queued request has been answered (the queue drains on the request threads,
+        which gunicorn lets finish on SIGTERM). False when requests were still waiting at `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
-            self._stopping = True
-            self._condition.notify()
-        self._thread.join(timeout)
+            while self._queue or self._leading:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    logger.warning("%s: %d requests still queued at stop", self.name, len(self._queue))
+                    return False
+                self._condition.wait(left)
+        return True
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    # --- the batcher thread --------------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
-            try:
+    # --- the leading request thread ------------------------------------------------------------
+    def _lead(self, own: _Waiting) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while not own.finished:
+                batch = self._next_batch()
                 self._generate(batch)
-            except BaseException as error:  # never leave a request thread waiting for an answer
-                logger.exception("%s: the batcher failed on a batch", self.name)
-                for waiting in batch:
-                    if not waiting.done.is_set():
-                        self._finish(waiting, error=error)
+        except BaseException as error:  # never leave a request waiting for an answer
+            logger.exception("%s: a batch failed", self.name)
+            for waiting in batch:
+                if not waiting.finished:
+                    self._finish(waiting, error=error)
+            if not own.finished:
+                self._finish(own, error=error)
+        finally:
+            with self._condition:
+                if self._queue:
+                    self._queue[0].wake.set()  # the oldest waiting request leads next
+                else:
+                    self._leading = False
+                self._condition.notify_all()
 
-    def _next_batch(self) -> list[_Waiting] | None:
+    def _next_batch(self) -> list[_Waiting]:
         with self._condition:
-            while not self._queue:
-                if self._stopping:
-                    return None
-                self._condition.wait()
-            if self._previous_requests > 1 and not self._stopping:
+            if self._previous_requests > 1:
                 deadline = self._queue[0].enqueued + self.wait_seconds
-                while self._queued_rows < self.max_rows and not self._stopping:
+                while self._queued_rows < self.max_rows:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -199,7 +214,7 @@ class Batcher:
         waiting: _Waiting, *, answer: BatchedAnswer | None = None, error: BaseException | None = None
     ):
         waiting.answer, waiting.error = answer, error
-        waiting.done.set()
+        waiting.wake.set()
 
 
 # --- one batcher per model name and process ----------------------------------------------------
@@ -214,17 +229,17 @@ def batching_enabled() -> bool:
 
 
 def batcher_for(name: str) -> Batcher:
-    """This process's batcher of model `name`, started on first use (after gunicorn's fork)."""
+    """This process's batcher of model `name` (a forked child starts with its own, empty ones)."""
     global _batchers_pid
     batcher = _batchers.get(name)
-    if batcher is not None and _batchers_pid == os.getpid() and batcher.alive:
+    if batcher is not None and _batchers_pid == os.getpid():
         return batcher
     with _batchers_lock:
-        if _batchers_pid != os.getpid():  # forked: the parent's threads do not exist here
+        if _batchers_pid != os.getpid():  # forked: the parent's queues are not this process's
             _batchers.clear()
             _batchers_pid = os.getpid()
         batcher = _batchers.get(name)
-        if batcher is None or not batcher.alive:
+        if batcher is None:
             from inference.model_manager import ModelManager
 
             config = settings.CREATIVEOPS
@@ -239,10 +254,9 @@ def batcher_for(name: str) -> Batcher:
 
 
 def batchers_stop(timeout: float | None = 30.0) -> None:
-    """Drain and stop this process's batchers (gunicorn's worker_exit hook; interpreter exit)."""
+    """Wait until this process's queued requests are answered (gunicorn's worker_exit; interpreter exit)."""
     with _batchers_lock:
         batchers = list(_batchers.values()) if _batchers_pid == os.getpid() else []
-        _batchers.clear()
     for batcher in batchers:
         batcher.stop(timeout)
 

@@ -152,6 +152,10 @@ class Command(BaseCommand):
                         f"MLflow {pair[1].requests_per_second:.1f} req/s"
                     )
                 load_after = _uptime()
+            if any(result.errors for pair in rows for result in pair):
+                for log in ("gunicorn.log", "mlflow-serve.log"):
+                    lines = (workdir / log).read_text(errors="replace").splitlines()
+                    self.stderr.write(f"--- last lines of {log} ---\n" + "\n".join(lines[-40:]))
         self.stdout.write(
             f"\nModel: {source['label']}; {len(items)} catalog items, tone {tone}, max_new_tokens "
             f"{max_new_tokens}, {options['seconds']:g} s per client count and server; {options['workers']} "
