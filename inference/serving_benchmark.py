@@ -116,6 +116,26 @@ def closed_loop(endpoint: Endpoint, *, clients: int, seconds: float, items: list
     return LoadResult(clients, elapsed, [value for values in latencies for value in values], sum(errors))
 
 
+def interleaved(
+    endpoints: tuple[Endpoint, ...], *, clients: int, seconds: float, slices: int, items: list[dict]
+) -> tuple[LoadResult, ...]:
+    """`seconds` of closed-loop load on each endpoint, run in `slices` turns that alternate between
+    them, so that a neighbour's load on a shared machine weighs on every endpoint alike."""
+    turns: list[list[LoadResult]] = [[] for _ in endpoints]
+    for _ in range(slices):
+        for index, endpoint in enumerate(endpoints):
+            turns[index].append(closed_loop(endpoint, clients=clients, seconds=seconds / slices, items=items))
+    return tuple(
+        LoadResult(
+            clients,
+            sum(result.seconds for result in results),
+            [value for result in results for value in result.latencies],
+            sum(result.errors for result in results),
+        )
+        for results in turns
+    )
+
+
 def ours_endpoint(port: int, token: str, *, tone: str, max_new_tokens: int) -> Endpoint:
     return Endpoint(
         port=port,

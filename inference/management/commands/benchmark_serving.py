@@ -40,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--clients", default="1,4,16,64", help="client counts, comma-separated")
         parser.add_argument("--seconds", type=float, default=20.0, help="seconds per client count and server")
         parser.add_argument(
+            "--slices",
+            type=int,
+            default=4,
+            help="the --seconds of each server are run in this many turns, ours and MLflow alternating",
+        )
+        parser.add_argument(
             "--items", type=int, default=300, help="distinct catalog products the clients send"
         )
         parser.add_argument("--max-new-tokens", type=int, default=64)
@@ -64,6 +70,8 @@ class Command(BaseCommand):
         counts = _client_counts(options["clients"])
         if not 1 <= options["seconds"] <= 600:
             raise CommandError("--seconds must be from 1 to 600.")
+        if not 1 <= options["slices"] <= 20:
+            raise CommandError("--slices must be from 1 to 20.")
         if not 1 <= options["items"] <= 10_000:
             raise CommandError("--items must be from 1 to 10000.")
         if not 1 <= options["workers"] <= 16:
@@ -140,11 +148,12 @@ class Command(BaseCommand):
                 load_before = _uptime()
                 rows = []
                 for clients in counts:
-                    pair = tuple(
-                        serving_benchmark.closed_loop(
-                            endpoint, clients=clients, seconds=options["seconds"], items=items
-                        )
-                        for endpoint in (ours, theirs)
+                    pair = serving_benchmark.interleaved(
+                        (ours, theirs),
+                        clients=clients,
+                        seconds=options["seconds"],
+                        slices=options["slices"],
+                        items=items,
                     )
                     rows.append(pair)
                     self.stdout.write(
@@ -158,7 +167,8 @@ class Command(BaseCommand):
                     self.stderr.write(f"--- last lines of {log} ---\n" + "\n".join(lines[-40:]))
         self.stdout.write(
             f"\nModel: {source['label']}; {len(items)} catalog items, tone {tone}, max_new_tokens "
-            f"{max_new_tokens}, {options['seconds']:g} s per client count and server; {options['workers']} "
+            f"{max_new_tokens}, {options['seconds']:g} s per client count and server in {options['slices']} "
+            f"alternating turns; {options['workers']} "
             f"workers each, {options['threads']} torch thread(s) per worker"
             + f"; ours with {environment}"
             + f".\nSame first answer from both servers: {'yes' if same else 'NO'}.\n"
@@ -170,6 +180,7 @@ class Command(BaseCommand):
             "items": len(items),
             "max_new_tokens": max_new_tokens,
             "seconds": options["seconds"],
+            "slices": options["slices"],
             "workers": options["workers"],
             "torch_threads": options["threads"],
             "environment": environment,
