@@ -18,14 +18,14 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # horizontal scaling (more pods) is preferred to more workers per pod.
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 
-# gthread with 16 threads: concurrent predictions of a process wait together in its dynamic batcher
+# gthread with 32 threads: concurrent predictions of a process wait together in its dynamic batcher
 # (inference/batching.py, BATCH_MAX_ROWS / BATCH_WAIT_MS) and are generated in one batched call, so a
 # worker needs as many request threads as rows it should batch; one thread at a time generates (for
 # all of them), so the threads add no CPU contention, and /health, /ready and /metrics are never stuck
 # behind a generation. Each thread may hold a database connection (DATABASE_CONN_MAX_AGE): a pod
 # opens at most workers x threads of them. Why in-process batching: deploy/README-deploy.md.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 
 # A batch prediction on the CPU can take tens of seconds; 60 s kills only a worker that is truly stuck
 # (gthread workers heartbeat from their main loop, not from the request threads).

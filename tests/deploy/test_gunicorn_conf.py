@@ -31,7 +31,7 @@ def test_defaults_for_cpu_inference_on_two_cores(monkeypatch):
     config = load_config(monkeypatch)
     assert config["workers"] == 2
     assert config["worker_class"] == "gthread"
-    assert config["threads"] == 16  # enough requests per process to fill a batch (inference/batching.py)
+    assert config["threads"] == 32  # enough requests per process to fill a batch (inference/batching.py)
     assert config["timeout"] == 60
     assert config["preload_app"] is False
     assert config["bind"] == "0.0.0.0:8000"
