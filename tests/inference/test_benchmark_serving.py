@@ -35,7 +35,7 @@ def test_both_servers_answer_the_same_clients_and_the_figures_are_reported(tiny_
     assert "| clients | ours req/s | MLflow req/s | req/s ratio |" in text
     report = json.loads(report_path.read_text())
     assert report["same_first_answer"] is True
-    assert report["workers"] == 1 and report["items"] == 5 and report["max_new_tokens"] == 8
+    assert report["mlflow_workers"] == 1 and report["items"] == 5 and report["max_new_tokens"] == 8
     assert [row["ours"]["clients"] for row in report["results"]] == [1, 3]
     for row in report["results"]:
         for server in ("ours", "mlflow"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _client_counts(value: str) -> list[int]:
 class Command(BaseCommand):
     help = (
         "Serve one model with our gunicorn (deploy/gunicorn.conf.py, dynamic batching) and with "
-        "`mlflow models serve --env-manager local` of its pyfunc export (same number of workers), both on "
+        "`mlflow models serve --env-manager local` of its pyfunc export (--workers processes), both on "
         "127.0.0.1, and drive each with the same closed-loop clients on the same catalog items: req/s, "
         "p50/p95/p99 and errors of each, and the ratios. Runs against a throw-away database; uses the "
         "production model's artifact (or --artifact), else trains a model of --train-preset."
@@ -50,10 +51,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-new-tokens", type=int, default=64)
         parser.add_argument(
-            "--workers", type=int, default=2, help="processes of each server (GUNICORN_WORKERS and mlflow -w)"
+            "--workers",
+            type=int,
+            default=2,
+            help="MLflow's worker processes (mlflow models serve -w), one torch thread each; ours runs "
+            "the deploy configuration (GUNICORN_WORKERS, GUNICORN_THREADS of deploy/gunicorn.conf.py)",
         )
         parser.add_argument(
-            "--threads", type=int, default=1, help="torch threads per worker process (TORCH_NUM_THREADS)"
+            "--threads",
+            type=int,
+            default=2,
+            help="torch threads of each of our worker processes (TORCH_NUM_THREADS; the web Deployment's 2)",
         )
         parser.add_argument(
             "--env",
@@ -82,9 +90,7 @@ class Command(BaseCommand):
             if not equals or not name:
                 raise CommandError(f"--env takes NAME=VALUE, got {assignment!r}.")
             environment[name] = value
-        # --env may give ours another shape (e.g. GUNICORN_WORKERS=1 with TORCH_NUM_THREADS=2: one
-        # batching process per pod, the model-server layout) while MLflow keeps --workers.
-        environment.setdefault("GUNICORN_WORKERS", str(options["workers"]))
+        # Ours runs the deploy configuration's processes and threads unless --env changes them.
         environment.setdefault("CREATIVEOPS_PRELOAD_MODEL", "1")  # as deployed: every worker loads at start
         with benchmark.temporary_workdir() as workdir_name:
             workdir = Path(workdir_name)
@@ -113,9 +119,10 @@ class Command(BaseCommand):
             )
             token = benchmark.sandbox_token()
             export = model_version_export_pyfunc(version=version, directory=workdir / "pyfunc")
+            shape = _our_shape(environment, options["threads"])
             self.stdout.write(
-                f"Starting our gunicorn (deploy/gunicorn.conf.py, {options['workers']} workers) and "
-                f"`mlflow models serve -w {options['workers']}` of {export.name}/ on 127.0.0.1 ..."
+                f"Starting our gunicorn ({shape}) and `mlflow models serve -w {options['workers']}` "
+                f"(1 torch thread per worker) of {export.name}/ on 127.0.0.1 ..."
             )
             with (
                 benchmark.gunicorn_server(
@@ -128,7 +135,7 @@ class Command(BaseCommand):
                 serving_benchmark.mlflow_server(
                     export=export,
                     workers=options["workers"],
-                    torch_threads=options["threads"],
+                    torch_threads=1,  # one process per core, as `-w 2` on 2 cores is meant
                     workdir=workdir,
                 ) as mlflow_port,
             ):
@@ -142,9 +149,7 @@ class Command(BaseCommand):
                     theirs, items[0]
                 )
                 for endpoint in (ours, theirs):  # warm every worker (first calls, allocator) before timing
-                    serving_benchmark.closed_loop(
-                        endpoint, clients=2 * options["workers"], seconds=WARMUP_SECONDS, items=items
-                    )
+                    serving_benchmark.closed_loop(endpoint, clients=4, seconds=WARMUP_SECONDS, items=items)
                 load_before = _uptime()
                 rows = []
                 for clients in counts:
@@ -168,10 +173,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nModel: {source['label']}; {len(items)} catalog items, tone {tone}, max_new_tokens "
             f"{max_new_tokens}, {options['seconds']:g} s per client count and server in {options['slices']} "
-            f"alternating turns; {options['workers']} "
-            f"workers each, {options['threads']} torch thread(s) per worker"
-            + f"; ours with {environment}"
-            + f".\nSame first answer from both servers: {'yes' if same else 'NO'}.\n"
+            f"alternating turns.\nOurs: {shape}. MLflow: -w {options['workers']}, 1 torch thread per worker."
+            + f"\nSame first answer from both servers: {'yes' if same else 'NO'}.\n"
             f"Load before: {load_before}\nLoad after:  {load_after}\n\n"
             + serving_benchmark.format_table(rows)
         )
@@ -181,14 +184,28 @@ class Command(BaseCommand):
             "max_new_tokens": max_new_tokens,
             "seconds": options["seconds"],
             "slices": options["slices"],
-            "workers": options["workers"],
-            "torch_threads": options["threads"],
-            "environment": environment,
+            "ours": shape,
+            "mlflow_workers": options["workers"],
             "same_first_answer": same,
             "load_before": load_before,
             "load_after": load_after,
             "results": [{"ours": ours.as_dict(), "mlflow": theirs.as_dict()} for ours, theirs in rows],
         }
+
+
+def _our_shape(environment: dict[str, str], torch_threads: int) -> str:
+    """Our server's processes and threads: deploy/gunicorn.conf.py's, as --env overrides them."""
+    config = runpy.run_path(str(Path(settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"))
+    workers = environment.get("GUNICORN_WORKERS", config["workers"])
+    threads = environment.get("GUNICORN_THREADS", config["threads"])
+    torch_threads = environment.get("TORCH_NUM_THREADS", torch_threads)
+    others = {
+        name: value for name, value in environment.items() if not name.startswith(("GUNICORN_", "TORCH_"))
+    }
+    return (
+        f"deploy/gunicorn.conf.py: {workers} worker(s) x {threads} request threads, TORCH_NUM_THREADS="
+        f"{torch_threads}" + "".join(f", {name}={value}" for name, value in sorted(others.items()))
+    )
 
 
 def _uptime() -> str:
