@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from creativeops.core.api import first_error
 from creativeops.core.errors import ApplicationError
 from inference import selectors, services
 from inference.model_manager import model_get
@@ -28,7 +29,6 @@ from inference.serializers import (
     PredictInputSerializer,
     PredictItemSerializer,
     PredictOutputSerializer,
-    first_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,12 @@ CREATIVE_EXAMPLE = {
     "headline": "Meet the Ridgeway backpack",
     "body": "Ripstop nylon build, 30 L and it sheds rain.",
     "cta": "Get yours",
+}
+NOVELTY_EXAMPLE = {
+    "unlike_training_data": True,
+    "unseen": ["brand", "vocabulary"],
+    "unseen_word_share": 0.42,
+    "not_checked": [],
 }
 ITEM_EXAMPLE = {
     "title": "Ridgeway Ripstop Nylon Backpack 30 L",
@@ -166,7 +172,8 @@ class PredictApi(APIView):
             "Write `num_variants` creatives (headline, body, call to action) for one product in one tone "
             "with the production model. Give the product's text, or the `sku` of a stored product (its "
             "creatives are then stored for the marketers). The first variant is the model's best guess; "
-            "further variants are sampled."
+            "further variants are sampled. `novelty` says whether the product's category, brand or "
+            "vocabulary is unlike the serving model's training data, where such copy is least reliable."
         ),
         request=PREDICT_REQUEST_SCHEMA,
         responses={
@@ -185,6 +192,7 @@ class PredictApi(APIView):
                     "model_name": "creative-generator",
                     "model_version": 3,
                     "creatives": [CREATIVE_EXAMPLE],
+                    "novelty": NOVELTY_EXAMPLE,
                     "latency_ms": 41.7,
                 },
                 response_only=True,
@@ -221,6 +229,7 @@ class PredictApi(APIView):
             "model_name": result.model_name,
             "model_version": result.model_version,
             "creatives": result.generated[0],
+            "novelty": result.novelty[0],
             "latency_ms": result.latency_ms,
         }
         return _respond(PredictOutputSerializer(body).data, result)
@@ -234,13 +243,25 @@ class BatchPredictApi(APIView):
         operation_id="batch_predict",
         summary="Creatives for a batch of products",
         description=(
-            "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model. Each item is "
+            "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model; items × "
+            "num_variants × max_new_tokens is at most PREDICT_MAX_BATCH_TOKENS (see /info `limits`). "
+            "A process generates one batch at a time (PREDICT_BATCH_CONCURRENCY): another batch is "
+            "answered 503 with Retry-After, so that single predictions never wait behind a queue of "
+            "batches. Each item is "
             "validated on its own: a refused item gets `error` (message and field) in its result and the "
             "others are still generated. `results` follow the request order (`index`). An item may name "
-            "its own `tone`; the batch's `tone` applies to the others."
+            "its own `tone`; the batch's `tone` applies to the others. Each generated item carries "
+            "`novelty`, as in predict."
         ),
         request=BatchPredictInputSerializer,
-        responses={200: BatchPredictOutputSerializer, **COMMON_ERRORS},
+        responses={
+            200: BatchPredictOutputSerializer,
+            **COMMON_ERRORS,
+            503: _error(
+                "No model is in production or it could not be loaded; or this process is already "
+                "generating a batch (PREDICT_BATCH_CONCURRENCY): retry after Retry-After seconds."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Two items",
@@ -253,7 +274,7 @@ class BatchPredictApi(APIView):
                     "model_name": "creative-generator",
                     "model_version": 3,
                     "results": [
-                        {"index": 0, "creatives": [CREATIVE_EXAMPLE]},
+                        {"index": 0, "creatives": [CREATIVE_EXAMPLE], "novelty": NOVELTY_EXAMPLE},
                         {
                             "index": 1,
                             "error": {
@@ -277,14 +298,16 @@ class BatchPredictApi(APIView):
         valid = [(index, item) for index, item in enumerate(items) if item is not None]
         result = None
         if valid:
-            result = _generate(
-                [item for _index, item in valid],
-                num_variants=data["num_variants"],
-                max_new_tokens=data["max_new_tokens"],
-                endpoint=ENDPOINT_BATCH,
-            )
-            for (index, _item), creatives in zip(valid, result.generated, strict=True):
-                results[index]["creatives"] = creatives
+            with services.batch_generation_slot():  # 503 when this process is already generating a batch
+                result = _generate(
+                    [item for _index, item in valid],
+                    num_variants=data["num_variants"],
+                    max_new_tokens=data["max_new_tokens"],
+                    endpoint=ENDPOINT_BATCH,
+                )
+            answers = zip(valid, result.generated, result.novelty, strict=True)
+            for (index, _item), creatives, novelty in answers:
+                results[index].update(creatives=creatives, novelty=novelty)
             model_name, model_version, latency_ms = result.model_name, result.model_version, result.latency_ms
         else:
             # Nothing to generate; still say which version would have answered (503 when none).
@@ -343,6 +366,9 @@ def _info_serializer():
                     "max_new_tokens": serializers.IntegerField(),
                     "max_title_chars": serializers.IntegerField(),
                     "max_description_chars": serializers.IntegerField(),
+                    "max_batch_tokens": serializers.IntegerField(
+                        help_text="items × num_variants × max_new_tokens allowed in one batch_predict."
+                    ),
                     "tones": serializers.ListField(child=serializers.CharField()),
                 },
             ),

@@ -82,7 +82,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     # --- export -----------------------------------------------------------------------------
 
-    @admin.action(description="Export selected as CSV", permissions=["view"])
+    @admin.action(description="Export selected as CSV (formula cells quoted)", permissions=["view"])
     def export_selected_csv(self, request: HttpRequest, queryset):
         return _csv_response(queryset.order_by("sku"), "selected")
 
@@ -305,6 +305,7 @@ def _statistics_view(statistics: dict) -> dict:
     price = statistics.get("price") or {}
     return {
         "golden": statistics.get("golden"),
+        "ood": statistics.get("ood"),
         "brand_count": statistics.get("brand_count"),
         "split_counts": statistics.get("split_counts") or {},
         "categories": [

@@ -39,6 +39,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("authtoken", "view_tokenproxy"),
         ("authtoken", "add_tokenproxy"),
         ("authtoken", "delete_tokenproxy"),
+        # Login lockouts (django-axes): see them, and unlock an account by deleting its attempt.
+        ("axes", "view_accessattempt"),
+        ("axes", "delete_accessattempt"),
+        ("axes", "view_accessfailurelog"),
     ],
     MARKETERS: [
         ("products", "view_product"),

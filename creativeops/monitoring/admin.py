@@ -33,6 +33,7 @@ class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "model_version",
         "dataset_version",
         "sample_size",
+        "unlike_training_data",
         "max_psi_display",
         "drift_badge",
         "triggered_pipeline",
@@ -55,6 +56,7 @@ class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "window_start",
                     "window_end",
                     "sample_size",
+                    "unlike_training_data",
                     "created_at",
                 ]
             },

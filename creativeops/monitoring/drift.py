@@ -206,6 +206,8 @@ class ObservedInputs:
     price: Mapping[float, int]
     title_length: Mapping[float, int]
     description_length: Mapping[float, int]
+    # Requests unlike the training data: {"any": n, "category": n, "brand": n, "vocabulary": n}.
+    unseen: Mapping[str, int] = field(default_factory=dict)
 
 
 def compare(

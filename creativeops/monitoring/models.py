@@ -15,6 +15,10 @@ class DriftReport(models.Model):
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     sample_size = models.PositiveIntegerField()
+    unlike_training_data = models.PositiveIntegerField(
+        default=0,
+        help_text="Predictions in the window whose category, brand or vocabulary the training data lacked.",
+    )
     psi = models.JSONField(default=dict, help_text="Population stability index per feature.")
     details = models.JSONField(default=dict, help_text="Expected and observed bucket shares per feature.")
     max_psi = models.FloatField(null=True)

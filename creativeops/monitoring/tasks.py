@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from creativeops.core.retries import TRANSIENT_ERRORS
 from creativeops.monitoring.schedule import DRIFT_REPORT_TASK
-
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 
 
 @shared_task(

@@ -6,7 +6,9 @@ drift check's entry is the monitoring app's (`creativeops/monitoring/schedule.py
 
 from __future__ import annotations
 
-NIGHTLY_PIPELINE = "Nightly pipeline: generate, snapshot, train, evaluate, register"
+NIGHTLY_PIPELINE = "Nightly pipeline: generate, snapshot, train, verify artifact, score and register"
+# The entry's name before the steps were renamed (migration 0004 renames an installed entry).
+NIGHTLY_PIPELINE_BEFORE_0004 = "Nightly pipeline: generate, snapshot, train, evaluate, register"
 
 # name -> (task, schedule, kwargs). Crontab schedules are (minute, hour) in UTC; intervals are seconds.
 PERIODIC_TASKS = {
@@ -30,4 +32,3 @@ PERIODIC_TASKS = {
     "Refresh creatives after a promotion": ("inference.tasks.creatives_refresh_check", {"every": 60}, {}),
     "Mirror the registry to MLflow (catch-up)": ("registry.tasks.mlflow_catch_up", {"every": 600}, {}),
 }
-

@@ -4,6 +4,8 @@ Callers import from here (`from inference import services`); the modules split t
 sub-domain.
 """
 
+from inference.services.admission import batch_generation_slot
+from inference.services.creatives import creatives_store
 from inference.services.generation import (
     GenerationResult,
     creatives_generate,
@@ -11,6 +13,7 @@ from inference.services.generation import (
     product_item,
 )
 from inference.services.mlflow_export import model_version_export_pyfunc
+from inference.services.novelty import creatives_attach_novelty, items_novelty, training_profiles
 from inference.services.prediction_logs import (
     prediction_logs_flush,
     prediction_logs_submit,
@@ -20,13 +23,18 @@ from inference.services.refresh import creatives_refresh, creatives_refresh_if_n
 
 __all__ = [
     "GenerationResult",
+    "batch_generation_slot",
+    "creatives_attach_novelty",
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",
+    "creatives_store",
     "generation_limits",
+    "items_novelty",
     "model_version_export_pyfunc",
     "prediction_logs_flush",
     "prediction_logs_submit",
     "prediction_logs_write",
     "product_item",
+    "training_profiles",
 ]

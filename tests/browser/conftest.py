@@ -66,7 +66,17 @@ def context(browser, live_server):
 
 @pytest.fixture
 def page(context):
-    return context.new_page()
+    """A tab; the test fails if the browser reports a Content-Security-Policy violation on any page."""
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda message: _note_csp_violation(message, violations))
+    yield tab
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+
+
+def _note_csp_violation(message, violations: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        violations.append(message.text)
 
 
 @pytest.fixture

@@ -19,21 +19,44 @@ def _migrate(targets):
     return MigrationExecutor(connection)._create_project_state(with_applied_migrations=True).apps
 
 
-def test_reports_permissions_and_schedule_move_to_the_monitoring_app():
-    old_apps = _migrate(BEFORE)
+@pytest.fixture
+def before_the_move():
+    """The database as an install from before the monitoring app had it; always migrated forward again,
+    so a failing assertion never leaves the next tests on an old schema."""
+    try:
+        yield _migrate(BEFORE)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_reports_permissions_and_schedule_move_to_the_monitoring_app(before_the_move):
+    old_apps = before_the_move
     old_report = old_apps.get_model("inference", "DriftReport")
     now = timezone.now()
     kept = old_report.objects.create(
         window_start=now, window_end=now, sample_size=321, psi={"price": 0.4}, max_psi=0.4, threshold=0.2
     )
     periodic_task = old_apps.get_model("django_celery_beat", "PeriodicTask")
-    entry = periodic_task.objects.get(name="Drift report (last 24 h of predictions)")
-    entry.task, entry.enabled = "inference.tasks.drift_report_task", False  # as an old install has it
-    entry.save()
-    operators = old_apps.get_model("auth", "Group").objects.get(name="operators")
-    assert operators.permissions.filter(
-        content_type__app_label="inference", codename="view_driftreport"
-    ).exists()
+    # As an old install has it (a transactional test before this one may have emptied the table).
+    interval = old_apps.get_model("django_celery_beat", "IntervalSchedule").objects.create(
+        every=3600, period="seconds"
+    )
+    periodic_task.objects.filter(name="Drift report (last 24 h of predictions)").delete()
+    entry = periodic_task.objects.create(
+        name="Drift report (last 24 h of predictions)",
+        task="inference.tasks.drift_report_task",
+        interval=interval,
+        enabled=False,
+    )
+    # The role as that install had it: operators may view drift reports of the inference app.
+    operators, _ = old_apps.get_model("auth", "Group").objects.get_or_create(name="operators")
+    content_type, _ = old_apps.get_model("contenttypes", "ContentType").objects.get_or_create(
+        app_label="inference", model="driftreport"
+    )
+    view, _ = old_apps.get_model("auth", "Permission").objects.get_or_create(
+        content_type=content_type, codename="view_driftreport", defaults={"name": "Can view drift report"}
+    )
+    operators.permissions.add(view)
 
     new_apps = _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 

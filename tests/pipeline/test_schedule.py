@@ -102,8 +102,8 @@ def test_the_steps_are_routed_to_their_queues_and_acked_late():
         "generate": "default",
         "snapshot": "default",
         "train": "training",
-        "evaluate": "default",
-        "register": "training",
+        "verify_artifact": "default",
+        "score_and_register": "training",
     }
     for task in _step_tasks():
         assert task.acks_late and task.reject_on_worker_lost
@@ -116,8 +116,8 @@ def _step_tasks():
         tasks.pipeline_generate,
         tasks.pipeline_snapshot,
         tasks.pipeline_train,
-        tasks.pipeline_evaluate,
-        tasks.pipeline_register,
+        tasks.pipeline_verify_artifact,
+        tasks.pipeline_score_and_register,
     ]
 
 

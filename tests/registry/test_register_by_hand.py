@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from products.services import dataset_version_create, products_generate_and_store
 from registry.models import ModelVersion, RegistryEvent
-from tests.factories.registry import RegistryTrainingRunFactory, training_run_with_artifact
+from tests.factories.registry import training_run_with_artifact
+from tests.factories.training import TrainingRunFactory
 from tests.factories.users import make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -52,7 +53,7 @@ def test_the_admin_action_registers_through_the_gate(client, operator_user, trai
 
 
 def test_the_action_names_a_run_that_cannot_be_registered(client, operator_user):
-    failed = RegistryTrainingRunFactory(status="failed", artifact_uri="", artifact_sha256="")
+    failed = TrainingRunFactory(failed=True)
     client.force_login(operator_user)
 
     response = _post_action(client, [failed.pk])
