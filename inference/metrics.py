@@ -33,7 +33,8 @@ PREDICTIONS = Counter(
 )
 PREDICTION_LATENCY = Histogram(
     "creativeops_prediction_latency_seconds",
-    "Time of one generation call on the model (one request: a single item or a whole batch).",
+    "Time of one request's generation: its wait in the dynamic batcher plus the batched call that "
+    "generated it (a single item or a whole batch_predict).",
     ["endpoint"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
