@@ -303,6 +303,11 @@ CREATIVEOPS = {
     # TORCH_NUM_THREADS. A batch is compute-bound and gains from a second core; a single prediction
     # is not, so the per-worker count stays 1 (see deploy/gunicorn.conf.py).
     "BATCH_TORCH_THREADS": env_int("BATCH_TORCH_THREADS", 2),
+    # Dynamic batching (inference/batching.py): concurrent predictions of a process share one
+    # generation of at most BATCH_MAX_ROWS rows; under load the first waits up to BATCH_WAIT_MS for
+    # others. BATCH_MAX_ROWS=0 turns it off (each request generates in its own thread).
+    "BATCH_MAX_ROWS": env_int("BATCH_MAX_ROWS", 32),
+    "BATCH_WAIT_MS": env_float("BATCH_WAIT_MS", 5.0),
     "RETENTION_DAYS": env_int("RETENTION_DAYS", 30),
     # A float: a run (training or pipeline) without a sign of life for this long lost its worker.
     "STALE_RUN_MINUTES": env_float("STALE_RUN_MINUTES", 10.0),

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection
 from django.test.utils import override_settings
 
 from products.generator import generate_catalog
@@ -319,8 +320,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> Iterator[int]:
-    """gunicorn with the deploy config, one worker, on 127.0.0.1:<free port>; stopped on exit."""
+def gunicorn_server(
+    *,
+    box: Sandbox,
+    threads: int,
+    timeout: float = 180.0,
+    workers: int | None = 1,
+    request_threads: int | None = 2,
+    extra_environment: dict[str, str] | None = None,
+) -> Iterator[int]:
+    """gunicorn with the deploy config on 127.0.0.1:<free port>; stopped on exit.
+
+    `threads`: torch threads per worker. `workers` and `request_threads` override the config's
+    processes and request threads (None: the deploy config's own, as production runs it).
+    """
     port = free_port()
     data_dir = box.workdir / "gunicorn-data"
     metrics_dir = box.workdir / "prometheus"
@@ -351,12 +364,17 @@ def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> It
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "LOG_LEVEL": "WARNING",
         "GUNICORN_LOG_LEVEL": "warning",
+        **(extra_environment or {}),
     }
     command = [
         sys.executable, "-m", "gunicorn", "creativeops.wsgi:application",
         "-c", str(Path(settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--access-logfile", "/dev/null",
+        "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
     ]  # fmt: skip
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if request_threads is not None:
+        command += ["--threads", str(request_threads)]
     log = (box.workdir / "gunicorn.log").open("wb")
     process = subprocess.Popen(command, env=environment, cwd=settings.BASE_DIR, stdout=log, stderr=log)
     try:
@@ -387,22 +405,24 @@ def _delete_redis_keys(url: str, prefix: str) -> None:
         client.close()
 
 
-def _wait_ready(port: int, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
-    """Poll /ready (which loads the model) until it answers 200."""
+def _wait_ready(
+    port: int, process: subprocess.Popen, timeout: float, log_path: Path, path: str = "/ready"
+) -> None:
+    """Poll `path` (/ready loads the model) until it answers 200."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"the server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
         try:
-            status, body = http_request(port, "GET", "/ready")
+            status, body = http_request(port, "GET", path)
             if status == 200:
                 return
             last = f"{status} {body[:200]!r}"
         except OSError as error:
             last = str(error)
         time.sleep(0.5)
-    raise RuntimeError(f"gunicorn on port {port} was not ready after {timeout:.0f} s: {last}")
+    raise RuntimeError(f"the server on port {port} was not ready after {timeout:.0f} s: {last}")
 
 
 def http_request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
@@ -434,3 +454,87 @@ def http_predict(port: int, token: str, payload: dict) -> None:
 
 def temporary_workdir() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="creativeops-benchmark-")
+
+
+# --- the model to measure ------------------------------------------------------------------------
+
+
+def model_source(
+    workdir: Path,
+    threads: int,
+    *,
+    artifact: Path | None,
+    say: Callable[[str], object],
+    warn: Callable[[str], object],
+    preset: str = "tiny",
+) -> dict:
+    """The model folder to measure: `artifact` (checksums verified), else the production artifact
+    (read from the real registry), else a model of `preset` trained into `workdir` for the run."""
+    if artifact is not None:
+        return _artifact_source(artifact, say)
+    from registry.selectors import production_version
+    from training.storage import artifact_local_path
+
+    try:
+        version = production_version()
+    except DatabaseError as error:  # an unmigrated laptop database: measure a freshly trained model
+        warn(f"The registry could not be read ({error}); training a {preset} model instead.")
+        version = None
+    if version is not None:
+        say(f"Using the production model {version.name} v{version.version}.")
+        return {
+            "path": artifact_local_path(version.artifact_uri),
+            "version": version.version,
+            "preset": version.training_run.preset,
+            "parameter_count": version.training_run.parameter_count,
+            "label": f"{version.name} v{version.version} (production)",
+        }
+    return _trained_source(workdir, threads, preset, say)
+
+
+def _artifact_source(folder: Path, say: Callable[[str], object]) -> dict:
+    from training.ml import ArtifactIntegrityError, verify_artifact
+
+    try:
+        manifest = verify_artifact(folder)
+    except ArtifactIntegrityError as error:
+        raise CommandError(f"--artifact: {error}")
+    say(f"Using the model folder {folder} (preset {manifest.get('preset')}).")
+    parameters = manifest.get("parameter_count") or 0
+    return {
+        "path": folder,
+        "version": 1,
+        "preset": manifest.get("preset") or "custom",
+        "parameter_count": manifest.get("parameter_count"),
+        "label": f"{folder.name} ({manifest.get('preset')}, {parameters:,} parameters)",
+    }
+
+
+def _trained_source(workdir: Path, threads: int, preset: str, say: Callable[[str], object]) -> dict:
+    from tqdm import tqdm
+
+    from products.services import generated_catalog_frame
+    from training.ml import TrainingConfig, train_model
+
+    say(f"No model in production: training a {preset} one into a temporary folder.")
+    output = workdir / f"{preset}-model"
+    with tqdm(desc=f"train {preset}", unit="step") as bar:
+
+        def progress(step: int, total_steps: int, epoch: int, metrics: dict | None) -> None:
+            bar.total = total_steps
+            bar.n = step
+            bar.refresh()
+
+        result = train_model(
+            generated_catalog_frame(120, seed=3),
+            TrainingConfig.from_preset(preset, num_threads=threads),
+            output,
+            progress_callback=progress,
+        )
+    return {
+        "path": output,
+        "version": 1,
+        "preset": preset,
+        "parameter_count": result.metrics.get("parameter_count"),
+        "label": f"{preset} model trained for this benchmark",
+    }

@@ -33,7 +33,8 @@ PREDICTIONS = Counter(
 )
 PREDICTION_LATENCY = Histogram(
     "creativeops_prediction_latency_seconds",
-    "Time of one generation call on the model (one request: a single item or a whole batch).",
+    "Time of one request's generation: its wait in the dynamic batcher plus the batched call that "
+    "generated it (a single item or a whole batch_predict).",
     ["endpoint"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
@@ -41,6 +42,16 @@ BATCH_SIZE = Histogram(
     "creativeops_batch_size",
     "Items per generation call (the model generates them in one padded batch).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+BATCH_ROWS = Histogram(
+    "creativeops_batch_rows",
+    "Rows (items x variants, of every request it gathered) per batched generation of the dynamic batcher.",
+    buckets=(1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 256),
+)
+BATCH_QUEUE_WAIT = Histogram(
+    "creativeops_batch_queue_wait_seconds",
+    "Time a prediction waited in the dynamic batcher's queue before its batch started generating.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 MODEL_LOADS = Counter(
     "creativeops_model_loads_total",
@@ -61,6 +72,12 @@ def prediction_observe(*, model_version: int, endpoint: str, items: int, seconds
     PREDICTIONS.labels(model_version=str(model_version), endpoint=endpoint).inc(items)
     PREDICTION_LATENCY.labels(endpoint=endpoint).observe(seconds)
     BATCH_SIZE.observe(items)
+
+
+def batch_observe(*, rows: int, queue_waits: list[float]) -> None:
+    BATCH_ROWS.observe(rows)
+    for seconds in queue_waits:
+        BATCH_QUEUE_WAIT.observe(seconds)
 
 
 def model_load_observe(*, succeeded: bool) -> None:

@@ -12,6 +12,7 @@ from inference.services.generation import (
     generation_limits,
     product_item,
 )
+from inference.services.mlflow_export import model_version_export_pyfunc
 from inference.services.novelty import creatives_attach_novelty, items_novelty, training_profiles
 from inference.services.prediction_logs import (
     prediction_logs_flush,
@@ -30,6 +31,7 @@ __all__ = [
     "creatives_store",
     "generation_limits",
     "items_novelty",
+    "model_version_export_pyfunc",
     "prediction_logs_flush",
     "prediction_logs_submit",
     "prediction_logs_write",

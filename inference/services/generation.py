@@ -14,7 +14,8 @@ from django.db import transaction
 
 from creativeops.core.errors import ApplicationError
 from inference import metrics
-from inference.model_manager import model_get
+from inference.batching import batcher_for, batching_enabled
+from inference.model_manager import LoadedModel, model_get
 from inference.models import Creative, PredictionLog
 from inference.services.creatives import creatives_store
 from inference.services.novelty import items_novelty, training_profile_of_loaded
@@ -127,11 +128,10 @@ def creatives_generate(
             field="max_new_tokens",
         )
     inputs = [_model_input(item) for item in items]
-    loaded = model_get(name=model_name)
     started = time.perf_counter()
     try:
-        generated = loaded.generator.generate(
-            inputs, tone=tones, num_variants=num_variants, max_new_tokens=max_new_tokens
+        loaded, generated = _generate_on_model(
+            model_get(name=model_name), inputs, tones, num_variants, max_new_tokens
         )
     except ValueError as error:  # the model's own input check: a caller passed what it cannot read
         raise ApplicationError(str(error), field="items")
@@ -166,6 +166,18 @@ def creatives_generate(
         pending_logs=pending,
         novelty=novelty,
     )
+
+
+def _generate_on_model(loaded: LoadedModel, inputs, tones, num_variants: int, max_new_tokens: int):
+    """(the model that wrote them, the creatives): through this process's batcher, where concurrent
+    requests share one generation (inference/batching.py), or on `loaded` directly when it is off."""
+    from training.ml.generator import GenerationRequest
+
+    request = GenerationRequest(inputs, tones, num_variants, max_new_tokens)
+    if not batching_enabled():
+        return loaded, loaded.generator.generate_many([request])[0]
+    answer = batcher_for(loaded.name).submit(request, loaded=loaded)
+    return answer.loaded, answer.generated
 
 
 def _checked_request(items, tone, num_variants, products, source, limits: GenerationLimits) -> list[str]:

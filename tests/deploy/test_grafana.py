@@ -28,6 +28,8 @@ REQUIRED_METRICS = {
     "predictions by model version": "creativeops_predictions_total",
     "prediction latency": "creativeops_prediction_latency_seconds_bucket",
     "batch size": "creativeops_batch_size_bucket",
+    "dynamic batcher rows per generation": "creativeops_batch_rows_bucket",
+    "dynamic batcher queue wait": "creativeops_batch_queue_wait_seconds_bucket",
     "model loads": "creativeops_model_loads_total",
     "pipeline runs": "creativeops_pipeline_runs",
     "last success age": "creativeops_pipeline_last_success_timestamp_seconds",

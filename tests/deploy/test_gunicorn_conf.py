@@ -29,9 +29,9 @@ def load_config(monkeypatch, **env: str) -> dict:
 
 def test_defaults_for_cpu_inference_on_two_cores(monkeypatch):
     config = load_config(monkeypatch)
-    assert config["workers"] == 2
+    assert config["workers"] == 1  # one batching process per pod (deploy/README-deploy.md)
     assert config["worker_class"] == "gthread"
-    assert config["threads"] == 2
+    assert config["threads"] == 64  # enough requests per process to fill a batch (inference/batching.py)
     assert config["timeout"] == 60
     assert config["preload_app"] is False
     assert config["bind"] == "0.0.0.0:8000"

@@ -10,6 +10,7 @@ import inspect
 import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,6 +29,37 @@ BATCH_THREADS_MIN_ROWS = 8
 # a batch of up to 32 rows (the cache copy is cheaper than a row's further steps); in larger batches
 # a few at a time. (This is the value the README's batch figures were measured with.)
 PRUNE_EVERY_FINISHED_OF = 32
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One caller's items and options, as `CreativeGenerator.generate` takes them.
+
+    Several requests can decode together in one batch (`generate_many`): rows, not requests, are
+    batched, each row stops at its own request's `max_new_tokens`, and a request's sampled variants
+    draw from its own random generator seeded with its `seed`, so its creatives are exactly those it
+    gets when generated alone.
+    """
+
+    items: Sequence[Mapping]
+    tone: str | Sequence[str]
+    num_variants: int = 1
+    max_new_tokens: int = 64
+    seed: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.items) * self.num_variants
+
+    def validated_tones(self) -> list[str]:
+        """The tone of each item; raises ValueError naming what the model cannot read."""
+        tones = _validated_tones(self.items, self.tone)
+        _validate_items(self.items)
+        if not isinstance(self.num_variants, int) or not 1 <= self.num_variants <= 16:
+            raise ValueError(f"num_variants must be an integer from 1 to 16, got {self.num_variants!r}")
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
+            raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS_LIMIT}")
+        return tones
 
 
 class CreativeGenerator:
@@ -116,38 +148,62 @@ class CreativeGenerator:
         `tone` is one tone for all items or one per item. All items x variants decode together in one
         left-padded batch (split only beyond `max_batch_rows` rows, to bound memory).
         """
-        tones = _validated_tones(items, tone)
-        _validate_items(items)
-        if not isinstance(num_variants, int) or not 1 <= num_variants <= 16:
-            raise ValueError(f"num_variants must be an integer from 1 to 16, got {num_variants!r}")
-        if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
-            raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS_LIMIT}")
-        prompts, sources, sampled = [], [], []
-        for item, item_tone in zip(items, tones, strict=True):
-            prompt = encode_prompt(self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens)
-            prompts += [prompt] * num_variants
-            sources += [source_text(item)] * num_variants
-            sampled += [variant > 0 for variant in range(num_variants)]
+        request = GenerationRequest(items, tone, num_variants, max_new_tokens, seed)
+        return self.generate_many([request])[0]
+
+    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[list[list[dict]]]:
+        """`generate` for several requests in one batch: the rows of all of them decode together, and
+        each request gets exactly what `generate` gives it alone (see GenerationRequest)."""
+        checked = [(request, request.validated_tones()) for request in requests]
+        prompts, sources, sampled, limits, streams = [], [], [], [], []
+        for stream, (request, tones) in enumerate(checked):
+            for item, item_tone in zip(request.items, tones, strict=True):
+                prompt = encode_prompt(
+                    self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens
+                )
+                prompts += [prompt] * request.num_variants
+                sources += [source_text(item)] * request.num_variants
+                sampled += [variant > 0 for variant in range(request.num_variants)]
+            limits += [request.max_new_tokens] * request.rows
+            streams += [stream] * request.rows
         threads = self.batch_threads if len(prompts) >= BATCH_THREADS_MIN_ROWS else None
         with self._lock, torch.inference_mode(), _at_least_threads(threads):
-            random = torch.Generator(device=self.device).manual_seed(0 if seed is None else int(seed))
+            generators = [
+                torch.Generator(device=self.device).manual_seed(
+                    0 if request.seed is None else int(request.seed)
+                )
+                for request, _tones in checked
+            ]
             generated: list[list[int]] = []
             for start in range(0, len(prompts), self.max_batch_rows):
                 rows = slice(start, start + self.max_batch_rows)
-                generated += self._decode(prompts[rows], sources[rows], sampled[rows], max_new_tokens, random)
-        creatives = [
-            {"tone": tones[row // num_variants], **parse_generation(self.tokenizer.decode(tokens))}
-            for row, tokens in enumerate(generated)
-        ]
-        return [creatives[index : index + num_variants] for index in range(0, len(creatives), num_variants)]
+                random = _RequestStreams(streams[rows], generators, self.device)
+                generated += self._decode(prompts[rows], sources[rows], sampled[rows], limits[rows], random)
+        answers, row = [], 0
+        for request, tones in checked:
+            creatives = [
+                {
+                    "tone": tones[index // request.num_variants],
+                    **parse_generation(self.tokenizer.decode(tokens)),
+                }
+                for index, tokens in enumerate(generated[row : row + request.rows])
+            ]
+            row += request.rows
+            answers.append(
+                [
+                    creatives[index : index + request.num_variants]
+                    for index in range(0, len(creatives), request.num_variants)
+                ]
+            )
+        return answers
 
     def _decode(
         self,
         prompts: list[list[int]],
         sources: list[str],
         sampled: list[bool],
-        max_new_tokens: int,
-        random: torch.Generator,
+        max_new_tokens: list[int],
+        random: _RequestStreams,
     ) -> list[list[int]]:
         """One forward pass per step for the whole batch, reusing the KV cache; rows that have written
         their end token leave the batch (see PRUNE_EVERY_FINISHED_OF), so the longest row does not make
@@ -161,6 +217,7 @@ class CreativeGenerator:
         input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         sample_rows = torch.tensor(sampled, device=self.device)
+        row_limits = torch.tensor(max_new_tokens, device=self.device)  # each row stops at its own limit
         finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
         extra = {"logits_to_keep": 1} if self._keeps_last_logits else {}
         padded = self._prepares_masks and not bool(attention_mask.all())
@@ -174,19 +231,20 @@ class CreativeGenerator:
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
         collected: list[list[int]] = [[] for _ in range(rows)]
         active = list(range(rows))  # the prompt row of each row still in the batch
-        for _ in range(max_new_tokens):
+        for step in range(max(max_new_tokens)):
             logits = outputs.logits[:, -1, :].float()
             logits[:, self._banned] = -math.inf
             if guard is not None:
                 guard.mask(logits)
-            next_tokens = self._choose(logits, sample_rows, random)
+            # Finished rows draw nothing: a request's random stream then never depends on its neighbours.
+            next_tokens = self._choose(logits, sample_rows & ~finished, random)
             next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
             chosen = next_tokens.tolist()
             if guard is not None:
                 guard.advance(chosen)
             for row, token in zip(active, chosen, strict=True):
                 collected[row].append(token)
-            finished |= next_tokens == self.special_ids.eos
+            finished |= (next_tokens == self.special_ids.eos) | (row_limits <= step + 1)
             done = int(finished.sum())
             if done == len(active):
                 break
@@ -201,6 +259,8 @@ class CreativeGenerator:
                 outputs.past_key_values.batch_select_indices(keep)
                 attention_mask, position_ids = attention_mask[keep], position_ids[keep]
                 sample_rows, finished, next_tokens = sample_rows[keep], finished[keep], next_tokens[keep]
+                row_limits = row_limits[keep]
+                random.select(keep)
                 if guard is not None:
                     guard.select(kept)
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
@@ -213,10 +273,13 @@ class CreativeGenerator:
                 past_key_values=outputs.past_key_values,
                 use_cache=True,
             )
-        return [_until_eos(tokens, self.special_ids.eos) for tokens in collected]
+        return [
+            _until_eos(tokens[:limit], self.special_ids.eos)
+            for tokens, limit in zip(collected, max_new_tokens, strict=True)
+        ]
 
     def _choose(
-        self, logits: torch.Tensor, sample_rows: torch.Tensor, random: torch.Generator
+        self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams
     ) -> torch.Tensor:
         greedy = logits.argmax(dim=-1)
         if not bool(sample_rows.any()):
@@ -225,9 +288,33 @@ class CreativeGenerator:
         sorted_probabilities, order = probabilities.sort(dim=-1, descending=True)
         outside_nucleus = sorted_probabilities.cumsum(dim=-1) - sorted_probabilities > self.top_p
         sorted_probabilities = sorted_probabilities.masked_fill(outside_nucleus, 0.0)
-        picked = torch.multinomial(sorted_probabilities, 1, generator=random)
-        sampled = order.gather(-1, picked).squeeze(-1)
+        picked = random.multinomial(sorted_probabilities, sample_rows)
+        sampled = order.gather(-1, picked[:, None]).squeeze(-1)
         return torch.where(sample_rows, sampled, greedy)
+
+
+class _RequestStreams:
+    """The random generator of each row's request, following the rows as finished ones leave the batch.
+
+    Each request draws only for its own sampling rows, in row order, from its own generator: what a
+    request samples is the same in any batch, with any neighbours, as when it is generated alone.
+    """
+
+    def __init__(self, streams: list[int], generators: list[torch.Generator], device: torch.device):
+        self.streams = torch.tensor(streams, device=device)
+        self.generators = generators
+
+    def select(self, keep: torch.Tensor) -> None:
+        self.streams = self.streams[keep]
+
+    def multinomial(self, probabilities: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """One index per row drawn from `probabilities` for the `rows` marked, 0 for the others."""
+        picked = torch.zeros(len(probabilities), dtype=torch.long, device=probabilities.device)
+        for stream in self.streams[rows].unique().tolist():
+            members = (rows & (self.streams == stream)).nonzero().squeeze(1)
+            draws = torch.multinomial(probabilities[members], 1, generator=self.generators[stream])
+            picked[members] = draws.squeeze(1)
+        return picked
 
 
 _threads_lock = threading.Lock()

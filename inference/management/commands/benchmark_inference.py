@@ -10,13 +10,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
 from inference import benchmark
 from inference.model_manager import ModelManager, model_get
-from products.services import generated_catalog_frame
 
 BATCH_ROUNDS = 5
 
@@ -62,72 +60,13 @@ class Command(BaseCommand):
         torch.set_num_threads(threads)
         with benchmark.temporary_workdir() as workdir_name:
             workdir = Path(workdir_name)
-            source = self._artifact_source(artifact) if artifact else self._model_source(workdir, threads)
+            source = benchmark.model_source(
+                workdir, threads, artifact=artifact, say=self.stdout.write, warn=self.stderr.write
+            )
             report = self._run(workdir, source, requests, batch_size, max_new_tokens, threads, skip_http)
         self.stdout.write(benchmark.format_report(report))
         if json_path:
             json_path.write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
-
-    def _artifact_source(self, folder: Path) -> dict:
-        from training.ml import ArtifactIntegrityError, verify_artifact
-
-        try:
-            manifest = verify_artifact(folder)
-        except ArtifactIntegrityError as error:
-            raise CommandError(f"--artifact: {error}")
-        self.stdout.write(f"Using the model folder {folder} (preset {manifest.get('preset')}).")
-        parameters = manifest.get("parameter_count") or 0
-        return {
-            "path": folder,
-            "version": 1,
-            "preset": manifest.get("preset") or "custom",
-            "parameter_count": manifest.get("parameter_count"),
-            "label": f"{folder.name} ({manifest.get('preset')}, {parameters:,} parameters)",
-        }
-
-    def _model_source(self, workdir: Path, threads: int) -> dict:
-        """The production artifact (read from the real registry) or a freshly trained tiny model."""
-        from registry.selectors import production_version
-        from training.storage import artifact_local_path
-
-        try:
-            version = production_version()
-        except DatabaseError as error:  # an unmigrated laptop database: measure a fresh tiny model
-            self.stderr.write(f"The registry could not be read ({error}); training a tiny model instead.")
-            version = None
-        if version is not None:
-            self.stdout.write(f"Using the production model {version.name} v{version.version}.")
-            return {
-                "path": artifact_local_path(version.artifact_uri),
-                "version": version.version,
-                "preset": version.training_run.preset,
-                "parameter_count": version.training_run.parameter_count,
-                "label": f"{version.name} v{version.version} (production)",
-            }
-        from training.ml import TrainingConfig, train_model
-
-        self.stdout.write("No model in production: training a tiny one into a temporary folder.")
-        output = workdir / "tiny-model"
-        with tqdm(desc="train tiny", unit="step") as bar:
-
-            def progress(step: int, total_steps: int, epoch: int, metrics: dict | None) -> None:
-                bar.total = total_steps
-                bar.n = step
-                bar.refresh()
-
-            result = train_model(
-                generated_catalog_frame(120, seed=3),
-                TrainingConfig.from_preset("tiny", num_threads=threads),
-                output,
-                progress_callback=progress,
-            )
-        return {
-            "path": output,
-            "version": 1,
-            "preset": "tiny",
-            "parameter_count": result.metrics.get("parameter_count"),
-            "label": "tiny model trained for this benchmark",
-        }
 
     def _run(self, workdir, source, requests, batch_size, max_new_tokens, threads, skip_http):
         report = benchmark.BenchmarkReport(
