@@ -5,11 +5,12 @@ request by PREDICT_MAX_BATCH_TOKENS, checked by the API before anything runs); o
 the model while it runs. Two rules keep that wait at one bounded batch at most:
 
 * At most PREDICT_BATCH_CONCURRENCY (default 1) batch generations run at a time in a process. A batch
-  that finds every slot taken is answered 503 at once, with Retry-After, instead of waiting: a waiting
-  batch would hold a request thread (gunicorn runs 2 per process), and a single prediction arriving
-  then would find no thread to run on at all.
-* Single predictions take no slot, so the process's other thread always serves them; they wait for
-  the model only behind the one batch now running, never behind a queue of batches.
+  that finds every slot taken is answered 503 at once, with Retry-After, instead of waiting: queued
+  batches would hold request threads and the model for minutes, and every single prediction arriving
+  then would wait behind all of them.
+* Single predictions take no slot: the dynamic batcher (`inference.batching`) serves them on the
+  process's other request threads (deploy/gunicorn.conf.py), so they wait for the model only behind
+  the one batch now running, never behind a queue of batches.
 """
 
 from __future__ import annotations
