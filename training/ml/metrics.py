@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
 _WORD = re.compile(r"\w+(?:['.]\w+)*")
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?", re.ASCII)  # 0-9: the digits the number guard knows
 
 
 def word_tokens(text: str) -> list[str]:
@@ -95,8 +95,8 @@ class FactChecker:
         inside a mentioned phrase ("knife" inside "chef's knife") and inside `noun`, the product's
         own noun when the caller knows it.
     Matching is case-insensitive on whole phrases, longest first. Without a vocabulary only numbers
-    are checked. `DecodingGuard` (decoding_guard.py) enforces the same brand and noun rule while a
-    creative is written, so what it lets through this check accepts.
+    are checked. `FactGuard` (fact_guard.py) enforces the same brand and noun rule, with the same
+    `allowed_terms`, while a creative is written, so what it lets through this check accepts.
     """
 
     def __init__(self, known_brands: Iterable[str] | None = None, known_nouns: Iterable[str] | None = None):
@@ -106,24 +106,36 @@ class FactChecker:
         self._noun_names = {_key(noun): noun for noun in self.nouns}
         self._brand_pattern = _phrase_pattern(self.brands, allow_plural=False)
         self._noun_pattern = _phrase_pattern(self.nouns, allow_plural=True)
-        self._within: dict[str, frozenset[str]] = {}
+        self._within_cache: dict[tuple[str, str], frozenset[str]] = {}
 
     def foreign_numbers(self, output: str, source: str) -> list[str]:
         return sorted(numbers_in(output) - numbers_in(source))
 
+    def allowed_terms(
+        self, source: str, brand: str | None = None, noun: str | None = None
+    ) -> set[tuple[str, str]]:
+        """("brand" | "noun", lowercase phrase) pairs a creative of this product may name: the known
+        terms its input names, its own brand and noun, and the known terms inside any of those
+        ("Acme" inside the brand "Acme Pro", "knife" inside "chef's knife")."""
+        brands = self._matches(self._brand_pattern, source) | (
+            {_key(brand)} if brand and brand.strip() else set()
+        )
+        nouns = self._matches(self._noun_pattern, source) | ({_key(noun)} if noun and noun.strip() else set())
+        allowed = {("brand", key) for phrase in brands for key in self._within(phrase, "brand")}
+        allowed |= {("noun", key) for phrase in nouns for key in self._within(phrase, "noun")}
+        return allowed
+
     def foreign_brands(self, output: str, source: str, brand: str | None = None) -> list[str]:
         """Known brands in `output` other than `brand` and those its `source` names."""
-        allowed = self._matches(self._brand_pattern, source) | {_key(brand or "")}
-        found = self._matches(self._brand_pattern, output) - allowed
-        return sorted(self._brand_names[key] for key in found)
+        allowed = self.allowed_terms(source, brand)
+        found = self._matches(self._brand_pattern, output)
+        return sorted(self._brand_names[key] for key in found if ("brand", key) not in allowed)
 
     def foreign_nouns(self, output: str, source: str, noun: str | None = None) -> list[str]:
         """Known product nouns in `output` that neither its `source` nor `noun` contains."""
-        allowed: set[str] = set()
-        for phrase in self._matches(self._noun_pattern, source) | ({_key(noun)} if noun else set()):
-            allowed |= self._nouns_within(phrase)
-        found = self._matches(self._noun_pattern, output) - allowed
-        return sorted(self._noun_names[key] for key in found)
+        allowed = self.allowed_terms(source, None, noun)
+        found = self._matches(self._noun_pattern, output)
+        return sorted(self._noun_names[key] for key in found if ("noun", key) not in allowed)
 
     def names_own_fact(self, output: str, brand: str | None = None, noun: str | None = None) -> bool:
         """Whether `output` names the product's own brand or its own product noun (or its plural)."""
@@ -152,15 +164,14 @@ class FactChecker:
             return set()
         return {_key(match.group("phrase")) for match in pattern.finditer(text)}
 
-    def _nouns_within(self, phrase: str) -> frozenset[str]:
-        """Known nouns that are whole words of `phrase` ("knife" within "chef's knife"), cached."""
-        if phrase not in self._within:
-            self._within[phrase] = frozenset(
-                _key(noun)
-                for noun in self.nouns
-                if re.search(rf"(?<!\w){re.escape(_key(noun))}(?!\w)", phrase)
+    def _within(self, phrase: str, kind: str) -> frozenset[str]:
+        """Known terms of `kind` that are whole words of `phrase` (itself included), cached."""
+        if (kind, phrase) not in self._within_cache:
+            terms = self.brands if kind == "brand" else self.nouns
+            self._within_cache[kind, phrase] = frozenset(
+                _key(term) for term in terms if re.search(rf"(?<!\w){re.escape(_key(term))}(?!\w)", phrase)
             ) | {phrase}
-        return self._within[phrase]
+        return self._within_cache[kind, phrase]
 
 
 def fact_fidelity(

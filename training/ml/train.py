@@ -224,6 +224,8 @@ def train_model(
                 "tones": list(TONES),
             },
             "history": fit.history,
+            # what the generator's fact guard keeps a creative from naming unless its input does
+            "fact_vocabulary": {"brands": sorted(known_brands), "nouns": sorted(known_nouns or ())},
         }
         with staged_directory(output_dir) as staging:
             save_model_files(
