@@ -305,6 +305,7 @@ def _statistics_view(statistics: dict) -> dict:
     price = statistics.get("price") or {}
     return {
         "golden": statistics.get("golden"),
+        "ood": statistics.get("ood"),
         "brand_count": statistics.get("brand_count"),
         "split_counts": statistics.get("split_counts") or {},
         "categories": [

@@ -1,7 +1,8 @@
 """Summary statistics of a dataset version: the drift baseline.
 
-Plain numpy, no Django, so the drift check (inference) computes the live side with the very same
-bucket edges and quantile definition as the baseline stored on each DatasetVersion. Shares are
+Plain numpy and pyarrow, no Django, so the drift check (inference) computes the live side with the
+very same bucket edges and quantile definition as the baseline stored on each DatasetVersion, and the
+novelty check of the predict endpoints splits words exactly as the baseline's vocabulary was split. Shares are
 fractions that sum to 1 over their buckets; an empty input gives zero shares, never NaN (the
 statistics are stored as JSON, which has no NaN).
 
@@ -20,7 +21,16 @@ Shape of `DatasetVersion.statistics` (schema 1)::
                 {"mean", "p50", "p95", "buckets": [...]},
       "tone_shares": {"bold": 0.25, ...},                   # per creative row
       "split_counts": {"train": 1600, "validation": 200, "test": 200},   # products
+      # Since schema 2 (versions cut before lack them: a novelty check then says "not checked"):
+      "brands": {"names": ["Brightwave", ...], "distinct": 66},    # up to BRANDS_MAX, most frequent
+      "vocabulary": {"words": ["about", ...], "distinct": 919, "sampled_products": 2000},
     }
+
+`vocabulary` holds the lower-cased words (runs of two or more letters: digits and punctuation split
+words, so "2-Person" gives "person") of the titles and descriptions of up to VOCABULARY_SAMPLE_PRODUCTS
+products spread evenly over the version, at most VOCABULARY_MAX_WORDS of them, the most frequent
+first; both lists are stored sorted. The caps keep the JSON of a 100,000-product catalog small and its
+snapshot fast; a word that is rarer than the cap is, fairly, "unlike the training data".
 """
 
 from __future__ import annotations
@@ -29,14 +39,21 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-STATISTICS_SCHEMA = 1
+STATISTICS_SCHEMA = 2
 INF = math.inf
 
 PRICE_BUCKET_EDGES: tuple[float, ...] = (0, 10, 25, 50, 100, 250, 500, 1000, INF)
 TITLE_LENGTH_EDGES: tuple[float, ...] = (0, 20, 40, 60, 80, 100, 150, INF)
 DESCRIPTION_LENGTH_EDGES: tuple[float, ...] = (0, 100, 200, 300, 500, 1000, 2000, INF)
 HEADLINE_LENGTH_EDGES: tuple[float, ...] = (0, 20, 40, 60, 80, 100, 150, INF)
+BRANDS_MAX = 5_000
+VOCABULARY_MAX_WORDS = 10_000
+VOCABULARY_SAMPLE_PRODUCTS = 20_000
+WORD_MIN_LETTERS = 2
+_NON_LETTERS = r"[^\pL]+"
 QUANTILES: tuple[tuple[str, float], ...] = (("p5", 5), ("p25", 25), ("p50", 50), ("p75", 75), ("p95", 95))
 
 
@@ -117,3 +134,45 @@ def shares(labels: Iterable[str | None]) -> dict[str, float]:
 def shares_from_counts(counts: dict[str, int]) -> dict[str, float]:
     total = sum(counts.values())
     return {label: round(counts[label] / total, 6) for label in sorted(counts)} if total else {}
+
+
+def word_counts(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> dict[str, int]:
+    """How often each word occurs in `texts`: lower-cased runs of at least WORD_MIN_LETTERS letters.
+
+    One definition for the dataset's vocabulary and for a request's words (Arrow's RE2 splits both),
+    so a word the training data holds is always recognised in a request.
+    """
+    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(list(texts), pa.string())
+    array = array.drop_null()
+    if len(array) == 0:
+        return {}
+    tokens = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(array), pattern=_NON_LETTERS))
+    tokens = tokens.filter(pc.greater_equal(pc.utf8_length(tokens), WORD_MIN_LETTERS))
+    if len(tokens) == 0:
+        return {}
+    return {item["values"]: item["counts"] for item in pc.value_counts(tokens).to_pylist()}
+
+
+def most_frequent(counts: dict[str, int], limit: int) -> list[str]:
+    """The `limit` most frequent labels (ties by label), returned in label order."""
+    ranked = sorted(counts, key=lambda label: (-counts[label], label))[:limit]
+    return sorted(ranked)
+
+
+def brands_summary(counts: dict[str, int]) -> dict:
+    return {"names": most_frequent(counts, BRANDS_MAX), "distinct": len(counts)}
+
+
+def vocabulary_summary(titles: pa.ChunkedArray, descriptions: pa.ChunkedArray) -> dict:
+    """The `vocabulary` statistic of products whose titles and descriptions are given row by row (in
+    sku order, so the sample of a large version is the same however the rows were read)."""
+    rows = len(titles)
+    step = max(1, math.ceil(rows / VOCABULARY_SAMPLE_PRODUCTS))
+    sample = pa.array(np.arange(0, rows, step, dtype="int64"))
+    texts = pa.chunked_array([*titles.take(sample).chunks, *descriptions.take(sample).chunks], pa.string())
+    counts = word_counts(texts)
+    return {
+        "words": most_frequent(counts, VOCABULARY_MAX_WORDS),
+        "distinct": len(counts),
+        "sampled_products": len(sample),
+    }

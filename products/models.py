@@ -86,6 +86,7 @@ class DatasetVersion(models.Model):
     class Kind(models.TextChoices):
         TRAINING = "training", "Training (catalog snapshot)"
         GOLDEN = "golden", "Golden evaluation set (never trained on)"
+        OOD = "ood", "Out-of-distribution evaluation set (never trained on)"
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", "Manual"

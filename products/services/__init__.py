@@ -13,10 +13,12 @@ from products.services.exports import catalog_csv_lines, catalog_csv_rows
 from products.services.import_files import CATALOG_COLUMNS, ImportIssue
 from products.services.imports import ImportReport, products_import
 from products.services.snapshots import (
+    OOD_EXTRA_COLUMNS,
     SNAPSHOT_COLUMNS,
     SPLITS,
     dataset_version_create,
     dataset_version_create_golden,
+    dataset_version_create_ood,
     dataset_version_file_bytes,
     dataset_version_read,
     generated_catalog_frame,
@@ -26,6 +28,7 @@ from products.services.writers import CatalogWriteResult
 
 __all__ = [
     "CATALOG_COLUMNS",
+    "OOD_EXTRA_COLUMNS",
     "SNAPSHOT_COLUMNS",
     "SPLITS",
     "CatalogWriteResult",
@@ -35,6 +38,7 @@ __all__ = [
     "catalog_csv_rows",
     "dataset_version_create",
     "dataset_version_create_golden",
+    "dataset_version_create_ood",
     "dataset_version_file_bytes",
     "dataset_version_read",
     "generated_catalog_frame",

@@ -160,6 +160,17 @@ def products_import(*, file: IO[bytes], filename: str, actor=None, dry_run: bool
     return report
 
 
+def products_validate(*, file: IO[bytes], filename: str) -> tuple[list[ImportedProduct], list[ImportIssue]]:
+    """The products a file holds and the issues of its rejected rows, checked exactly as
+    `products_import` checks them, without touching the database."""
+    _, raw_rows = read_catalog_file(file=file, filename=filename)
+    products: dict[str, ImportedProduct] = {}
+    issues: list[ImportIssue] = []
+    for raw in raw_rows:
+        issues.extend(raw.issues if raw.issues else _accept_row(raw, products))
+    return list(products.values()), issues
+
+
 def _store(products: list[ImportedProduct], report: ImportReport, *, dry_run: bool) -> dict[str, str]:
     """Plan every batch first, then write all of them in one transaction: an import either stores
     all of its good rows or, if the database fails midway, none of them."""

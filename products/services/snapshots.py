@@ -32,8 +32,9 @@ from django.db.models import Max
 
 from creativeops.core.errors import ApplicationError
 from products import dataset_stats
-from products.generator import GeneratedProduct, generate_catalog
+from products.generator import TONES, GeneratedProduct, generate_catalog
 from products.models import DatasetVersion
+from products.ood import OOD_FIXTURE_PATH, OodProduct, load_ood_products, ood_fixture_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def dataset_version_create(
     """Snapshot the catalog (products with their reference creatives) as the next dataset version."""
     if kind == DatasetVersion.Kind.GOLDEN:
         return dataset_version_create_golden(actor=actor, trigger=trigger, note=note)
+    if kind == DatasetVersion.Kind.OOD:
+        return dataset_version_create_ood(actor=actor, trigger=trigger, note=note)
     if kind != DatasetVersion.Kind.TRAINING:
         raise ApplicationError(f"Unknown dataset kind '{kind}'.", field="kind")
     products, creatives = _catalog_tables()
@@ -133,7 +136,7 @@ def dataset_version_create_golden(
     products, creatives = _generated_tables(generate_catalog(size, seed))
     products = products.append_column("split", pa.array(["test"] * products.num_rows, pa.string()))
     return _version_write(
-        snapshot=_Snapshot(products, creatives, golden={"seed": seed, "size": size}),
+        snapshot=_Snapshot(products, creatives, marker=("golden", {"seed": seed, "size": size})),
         kind=DatasetVersion.Kind.GOLDEN,
         trigger=trigger,
         actor=actor,
@@ -152,13 +155,98 @@ def _golden_version(seed: int, size: int) -> DatasetVersion | None:
     )
 
 
+OOD_EXTRA_COLUMNS: tuple[str, ...] = ("noun", "novelty")
+"""Product columns an out-of-distribution version's file holds after SNAPSHOT_COLUMNS."""
+
+
+def dataset_version_create_ood(
+    *,
+    path=OOD_FIXTURE_PATH,
+    actor=None,
+    trigger: str = DatasetVersion.Trigger.SYSTEM,
+    note: str = "",
+) -> DatasetVersion:
+    """The out-of-distribution evaluation set (`products/fixtures/ood_products.json`, see
+    `products.ood`) as its own dataset version, every row in the test split.
+
+    Never trained on, by construction rather than by a filter someone could forget: the version's
+    file is written straight from the fixture's rows, like the golden set's from the generator, and
+    its products are never stored as catalog `Product` rows, so no training snapshot (which reads the
+    catalog tables) can ever contain them, and a training run refuses a version that is not of kind
+    `training`. The file has one row per (product, tone) so that every product is scored in every
+    tone; headline, body and cta are null, because the set has no reference copy: it is scored on the
+    product's own facts, which `noun` and `novelty` (extra columns) describe.
+
+    Idempotent: the version already written from a fixture with the same SHA-256 is returned.
+    """
+    products = load_ood_products(path=path)
+    fixture_sha256 = ood_fixture_sha256(path=path)
+    existing = _ood_version(fixture_sha256)
+    if existing is not None:
+        return existing
+    product_table, creatives = _ood_tables(products)
+    product_table = product_table.append_column("split", pa.array(["test"] * len(products), pa.string()))
+    novelty_counts: dict[str, int] = {}
+    for product in products:
+        novelty_counts[product.novelty] = novelty_counts.get(product.novelty, 0) + 1
+    return _version_write(
+        snapshot=_Snapshot(
+            product_table,
+            creatives,
+            marker=(
+                "ood",
+                {
+                    "fixture": path.name,
+                    "fixture_sha256": fixture_sha256,
+                    "novelty_counts": dict(sorted(novelty_counts.items())),
+                },
+            ),
+            extra_columns=OOD_EXTRA_COLUMNS,
+        ),
+        kind=DatasetVersion.Kind.OOD,
+        trigger=trigger,
+        actor=actor,
+        note=note or f"Out-of-distribution evaluation set: {len(products):,} real-world products.",
+        existing=lambda: _ood_version(fixture_sha256),
+    )
+
+
+def _ood_version(fixture_sha256: str) -> DatasetVersion | None:
+    return (
+        DatasetVersion.objects.filter(
+            kind=DatasetVersion.Kind.OOD, statistics__ood__fixture_sha256=fixture_sha256
+        )
+        .order_by("number")
+        .first()
+    )
+
+
+def _ood_tables(products: tuple[OodProduct, ...]) -> tuple[pa.Table, pa.Table]:
+    product_rows = [
+        (index, p.sku, p.title, p.category, p.brand, p.description, float(p.price), float(p.rating), p.noun,
+         p.novelty)
+        for index, p in enumerate(products)
+    ]  # fmt: skip
+    creative_rows = [(index, tone, None, None, None) for index in range(len(products)) for tone in TONES]
+    return (
+        _rows_table(product_rows, (*_PRODUCT_COLUMNS, *OOD_EXTRA_COLUMNS)),
+        _rows_table(creative_rows, _CREATIVE_COLUMNS),
+    )
+
+
 @dataclass(frozen=True)
 class _Snapshot:
-    """Product-level and creative-level columns; the file joins them (one row per creative)."""
+    """Product-level and creative-level columns; the file joins them (one row per creative).
 
-    products: pa.Table  # id, sku, title, category, brand, description, price, rating, split
+    `marker` is a (key, value) stored in the statistics that finds an evaluation set's version again
+    (the golden set's seed and size, the out-of-distribution fixture's SHA-256); `extra_columns` are
+    product columns the file holds after SNAPSHOT_COLUMNS.
+    """
+
+    products: pa.Table  # id, sku, title, category, brand, description, price, rating, [extra], split
     creatives: pa.Table  # product_id, tone, headline, body, cta
-    golden: dict | None = None
+    marker: tuple[str, dict] | None = None
+    extra_columns: tuple[str, ...] = ()
 
     def file_table(self) -> pa.Table:
         """One row per creative, ordered by sku then tone; a product without creatives gets one row
@@ -185,8 +273,12 @@ class _Snapshot:
         columns = {
             **{name: product_rows[name] for name in SNAPSHOT_COLUMNS[:8]},
             **{name: creative_rows[name] for name in SNAPSHOT_COLUMNS[8:]},
+            **{name: product_rows[name] for name in self.extra_columns},
         }
-        return pa.table(columns).cast(SNAPSHOT_SCHEMA)
+        schema = SNAPSHOT_SCHEMA
+        for name in self.extra_columns:
+            schema = schema.append(pa.field(name, pa.string()))
+        return pa.table(columns).cast(schema)
 
 
 def _version_write(
@@ -341,7 +433,7 @@ def _generated_tables(products: Iterable[GeneratedProduct]) -> tuple[pa.Table, p
 
 def _rows_table(rows: list[tuple], names: tuple[str, ...]) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-    types = {**_CATALOG_TYPES, "product_id": pa.int64()}
+    types = {**_CATALOG_TYPES, "product_id": pa.int64(), **dict.fromkeys(OOD_EXTRA_COLUMNS, pa.string())}
     return pa.table(
         {name: pa.array(values, types[name]) for name, values in zip(names, columns, strict=True)}
     )
@@ -355,6 +447,8 @@ def _rows_table(rows: list[tuple], names: tuple[str, ...]) -> pa.Table:
 def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
     products, creatives = snapshot.products, snapshot.creatives
     split_counts = _value_counts(products["split"])
+    brand_counts = _value_counts(products["brand"])
+    by_sku = products.take(pc.sort_indices(products, sort_keys=[("sku", "ascending")]))
     statistics = {
         "schema": dataset_stats.STATISTICS_SCHEMA,
         "rows": rows,
@@ -362,16 +456,19 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
         "creatives": creatives.num_rows,
         "split_counts": {split: split_counts.get(split, 0) for split in SPLITS},
         "category_shares": dataset_stats.shares_from_counts(_value_counts(products["category"])),
-        "brand_count": len(_value_counts(products["brand"])),
+        "brand_count": len(brand_counts),
         "price": dataset_stats.numeric_summary(_floats(products["price"]), dataset_stats.PRICE_BUCKET_EDGES),
         "rating": dataset_stats.numeric_summary(_floats(products["rating"])),
         "title_length": _lengths(products["title"], dataset_stats.TITLE_LENGTH_EDGES),
         "description_length": _lengths(products["description"], dataset_stats.DESCRIPTION_LENGTH_EDGES),
         "headline_length": _lengths(creatives["headline"], dataset_stats.HEADLINE_LENGTH_EDGES),
         "tone_shares": dataset_stats.shares_from_counts(_value_counts(creatives["tone"])),
+        "brands": dataset_stats.brands_summary(brand_counts),
+        "vocabulary": dataset_stats.vocabulary_summary(by_sku["title"], by_sku["description"]),
     }
-    if snapshot.golden is not None:
-        statistics["golden"] = snapshot.golden
+    if snapshot.marker is not None:
+        key, value = snapshot.marker
+        statistics[key] = value
     return statistics
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pyarrow as pa
 import pytest
 
 from products import dataset_stats
@@ -45,3 +46,29 @@ def test_quantiles_lengths_and_shares():
     summary = dataset_stats.length_summary(lengths, (0, 5, math.inf))
     assert (summary["mean"], summary["p50"]) == (4.5, 4.5)
     assert dataset_stats.shares(["b", "a", "b", None, ""]) == {"a": 0.333333, "b": 0.666667}
+
+
+def test_word_counts_are_lower_cased_runs_of_two_letters_or_more():
+    counts = dataset_stats.word_counts(["2-Person Tent, Chef's KNIFE", None, "tent à Ürün 5W"])
+
+    assert counts == {"person": 1, "tent": 2, "chef": 1, "knife": 1, "ürün": 1}
+    assert dataset_stats.word_counts([]) == {} and dataset_stats.word_counts(["7 - 8"]) == {}
+
+
+def test_most_frequent_keeps_the_limit_most_frequent_in_label_order():
+    counts = {"b": 5, "a": 5, "c": 9, "d": 1}
+
+    assert dataset_stats.most_frequent(counts, 3) == ["a", "b", "c"]
+    assert dataset_stats.brands_summary(counts) == {"names": ["a", "b", "c", "d"], "distinct": 4}
+
+
+def test_vocabulary_summary_samples_evenly_and_caps_the_words(monkeypatch):
+    monkeypatch.setattr(dataset_stats, "VOCABULARY_SAMPLE_PRODUCTS", 2)
+    monkeypatch.setattr(dataset_stats, "VOCABULARY_MAX_WORDS", 3)
+    titles = pa.chunked_array([["alpha one", "beta", "gamma one"]])
+    descriptions = pa.chunked_array([["one two", "skipped", "two two"]])
+
+    summary = dataset_stats.vocabulary_summary(titles, descriptions)
+
+    # rows 0 and 2 are sampled: one x3, two x3, alpha, gamma; the third word is the first of the ties
+    assert summary == {"words": ["alpha", "one", "two"], "distinct": 4, "sampled_products": 2}

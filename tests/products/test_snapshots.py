@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from creativeops.core.errors import ApplicationError
+from products import dataset_stats
 from products.generator import generate_catalog
 from products.models import DatasetVersion, Product
 from products.services import (
@@ -198,7 +199,8 @@ def test_statistics_are_complete_and_sane():
 
     assert set(statistics) >= {
         "schema", "rows", "products", "creatives", "split_counts", "category_shares", "brand_count", "price",
-        "rating", "title_length", "description_length", "headline_length", "tone_shares",
+        "rating", "title_length", "description_length", "headline_length", "tone_shares", "brands",
+        "vocabulary",
     }  # fmt: skip
     assert (statistics["rows"], statistics["products"], statistics["creatives"]) == (1201, 301, 1200)
     assert version.split_counts == statistics["split_counts"]
@@ -206,6 +208,13 @@ def test_statistics_are_complete_and_sane():
     assert sum(statistics["category_shares"].values()) == pytest.approx(1, abs=1e-4)
     assert statistics["tone_shares"] == {"bold": 0.25, "luxury": 0.25, "playful": 0.25, "value": 0.25}
     assert statistics["brand_count"] == Product.objects.values("brand").distinct().count()
+    assert statistics["brands"]["names"] == sorted(set(Product.objects.values_list("brand", flat=True)))
+    vocabulary = statistics["vocabulary"]
+    assert vocabulary["sampled_products"] == 301 and len(vocabulary["words"]) == vocabulary["distinct"]
+    expected_words = set()
+    for title, description in Product.objects.values_list("title", "description"):
+        expected_words.update(dataset_stats.word_counts([title, description]))
+    assert vocabulary["words"] == sorted(expected_words)
     price = statistics["price"]
     quantiles = price["quantiles"]
     assert list(quantiles) == ["p5", "p25", "p50", "p75", "p95"]
