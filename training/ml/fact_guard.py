@@ -17,8 +17,10 @@ brand slot as the row's own brand, which is what `creative_from_tokens` writes i
 
 from __future__ import annotations
 
+import math
 import re
 
+import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
@@ -70,22 +72,45 @@ class FactVocabularyIndex:
         return bool(self.by_last_word)
 
 
+def boundary_tokens(pieces: list[bytes], slot_id: int | None) -> list[int]:
+    """Tokens whose text starts with a non-word character (a space, punctuation, a special token):
+    after a finished term, any of them would close it. The brand slot counts as one (conservative)."""
+    starts = [
+        index
+        for index, piece in enumerate(pieces)
+        if not _WORD_CHAR.match(piece.decode("utf-8", "replace")[:1] or " ")
+    ]
+    return sorted({*starts, *([slot_id] if slot_id is not None else [])})
+
+
 class FactGuard:
     def __init__(
         self,
         index: FactVocabularyIndex,
         pieces: list[bytes],
+        boundaries: torch.Tensor,
         sources: list[str],
         brands: list[str],
         slot_id: int | None,
     ):
         self.enabled = bool(index)
-        self._index, self._pieces, self._slot = index, pieces, slot_id
+        self._index, self._pieces, self._slot, self._boundaries = index, pieces, slot_id, boundaries
         self._brand_bytes = [brand.encode() for brand in brands]
         self._allowed = [
             index.checker.allowed_terms(source, brand) for source, brand in zip(sources, brands, strict=True)
         ]
         self._tail = [b""] * len(sources)
+        self._closed = [False] * len(sources)  # the tail ends with a foreign term: no boundary may follow
+
+    def mask(self, logits: torch.Tensor) -> None:
+        """Rows whose text ends with a foreign term may not close it: every token that starts with a
+        non-word character is set to -inf (one check per row, not one banned token per round)."""
+        if not self.enabled:
+            return
+        rows = [row for row, closed in enumerate(self._closed) if closed]
+        if rows:
+            index = torch.tensor(rows, device=logits.device)
+            logits[index[:, None], self._boundaries.to(logits.device)[None, :]] = -math.inf
 
     def violates(self, row: int, token: int) -> bool:
         """Whether writing `token` in `row` would finish a term its product may not name."""
@@ -104,11 +129,13 @@ class FactGuard:
             return
         for row, token in enumerate(tokens):
             self._tail[row] = (self._tail[row] + self._piece(row, token))[-TAIL_BYTES:]
+            self._closed[row] = self._foreign_term_ends(row, self._tail[row].decode("utf-8", "replace"))
 
     def select(self, rows: list[int]) -> None:
         if not self.enabled:
             return
         self._tail = [self._tail[row] for row in rows]
+        self._closed = [self._closed[row] for row in rows]
         self._allowed = [self._allowed[row] for row in rows]
         self._brand_bytes = [self._brand_bytes[row] for row in rows]
 

@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from training.ml.artifact import verify_artifact
-from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
+from training.ml.fact_guard import FactGuard, FactVocabularyIndex, boundary_tokens, token_pieces
 from training.ml.formatting import SpecialIds, creative_from_tokens, encode_prompt, source_text
 from training.ml.metrics import FactChecker
 from training.ml.modeling import parameter_count, resolve_device
@@ -82,6 +82,11 @@ class CreativeGenerator:
         self.fact_checker = FactChecker(vocabulary.get("brands"), vocabulary.get("nouns"))
         self._fact_index = FactVocabularyIndex(self.fact_checker) if fact_guard else None
         self._pieces = token_pieces(tokenizer) if self._fact_index else None
+        self._boundaries = (
+            torch.tensor(boundary_tokens(self._pieces, self.special_ids.brand_slot), device=self.device)
+            if self._pieces
+            else None
+        )
         self.batch_threads = batch_threads
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
@@ -193,7 +198,9 @@ class CreativeGenerator:
         )
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
         facts = (
-            FactGuard(self._fact_index, self._pieces, sources, brands, self.special_ids.brand_slot)
+            FactGuard(
+                self._fact_index, self._pieces, self._boundaries, sources, brands, self.special_ids.brand_slot
+            )
             if self._fact_index
             else None
         )
@@ -206,6 +213,8 @@ class CreativeGenerator:
             fields.mask(logits)
             if guard is not None:
                 guard.mask(logits)
+            if facts is not None:
+                facts.mask(logits)
             next_tokens = self._choose(logits, sample_rows, random)
             if facts is not None:
                 next_tokens = self._choose_again(facts, logits, next_tokens, finished, sample_rows, random)

@@ -70,6 +70,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-trainer", action="store_true", help="Skip (a), the comparison with transformers.Trainer."
         )
+        parser.add_argument(
+            "--keep-model",
+            default=None,
+            help="Write the trained model to this new folder and keep it (default: a temporary folder).",
+        )
 
     def handle(self, *args, **options):
         if options["preset"] not in PRESETS:
@@ -96,7 +101,7 @@ class Command(BaseCommand):
             else self._throughput(frame, config, options["max_steps"] or options["throughput_steps"])
         )
         ood_frame = ood_frame_in_memory()
-        wall_seconds, metrics, ood = self._end_to_end(frame, config, ood_frame)
+        wall_seconds, metrics, ood = self._end_to_end(frame, config, ood_frame, options["keep_model"])
         self._print(throughput, wall_seconds, metrics, options["products"], config)
         self._print_targets(wall_seconds, metrics, ood, ood_frame)
 
@@ -107,7 +112,7 @@ class Command(BaseCommand):
         return benchmark_training(frame, dataclasses.replace(config, max_steps=steps))
 
     def _end_to_end(
-        self, frame: pd.DataFrame, config: TrainingConfig, ood_frame: pd.DataFrame
+        self, frame: pd.DataFrame, config: TrainingConfig, ood_frame: pd.DataFrame, keep_model: str | None
     ) -> tuple[float, dict, dict]:
         self.stdout.write("(b, c) training end to end (tokenizer + training + evaluation)…")
         stream = getattr(self.stderr, "_out", sys.stderr)
@@ -128,7 +133,7 @@ class Command(BaseCommand):
             result = train_model(
                 frame,
                 config,
-                Path(scratch) / "model",
+                Path(keep_model) if keep_model else Path(scratch) / "model",
                 progress,
                 known_brands=known_brands,
                 known_nouns=known_nouns,
