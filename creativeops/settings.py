@@ -209,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # `unseen` and `not_checked` of a predict answer share one list of signals: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"NoveltySignalEnum": "inference.services.novelty.SIGNALS"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -259,6 +261,11 @@ CREATIVEOPS = {
     "PREDICT_MAX_TITLE_CHARS": 200,
     "PREDICT_MAX_DESCRIPTION_CHARS": env_int("PREDICT_MAX_DESCRIPTION_CHARS", 2000),
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
+    # An input whose title and description have more than this share of words the training data never
+    # held is flagged "vocabulary" (inference.services.novelty). Against a generated training catalog,
+    # generated products have share 0 and every product of the out-of-distribution set is flagged
+    # (tests/inference/test_novelty.py).
+    "NOVELTY_MAX_UNSEEN_WORD_SHARE": env_float("NOVELTY_MAX_UNSEEN_WORD_SHARE", 0.25),
     "PRELOAD_MODEL": env_bool("CREATIVEOPS_PRELOAD_MODEL", False),
     "TORCH_NUM_THREADS": env_int("TORCH_NUM_THREADS", 0),
     # Intra-op threads for a generation call of 8+ rows (batch_predict, the catalog refresh); 0 keeps

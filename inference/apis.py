@@ -78,6 +78,12 @@ CREATIVE_EXAMPLE = {
     "body": "Ripstop nylon build, 30 L and it sheds rain.",
     "cta": "Get yours",
 }
+NOVELTY_EXAMPLE = {
+    "unlike_training_data": True,
+    "unseen": ["brand", "vocabulary"],
+    "unseen_word_share": 0.42,
+    "not_checked": [],
+}
 ITEM_EXAMPLE = {
     "title": "Ridgeway Ripstop Nylon Backpack 30 L",
     "description": "The Ridgeway backpack is made from ripstop nylon and sheds rain. 30 L, 3-year warranty.",
@@ -166,7 +172,8 @@ class PredictApi(APIView):
             "Write `num_variants` creatives (headline, body, call to action) for one product in one tone "
             "with the production model. Give the product's text, or the `sku` of a stored product (its "
             "creatives are then stored for the marketers). The first variant is the model's best guess; "
-            "further variants are sampled."
+            "further variants are sampled. `novelty` says whether the product's category, brand or "
+            "vocabulary is unlike the serving model's training data, where such copy is least reliable."
         ),
         request=PREDICT_REQUEST_SCHEMA,
         responses={
@@ -185,6 +192,7 @@ class PredictApi(APIView):
                     "model_name": "creative-generator",
                     "model_version": 3,
                     "creatives": [CREATIVE_EXAMPLE],
+                    "novelty": NOVELTY_EXAMPLE,
                     "latency_ms": 41.7,
                 },
                 response_only=True,
@@ -221,6 +229,7 @@ class PredictApi(APIView):
             "model_name": result.model_name,
             "model_version": result.model_version,
             "creatives": result.generated[0],
+            "novelty": result.novelty[0],
             "latency_ms": result.latency_ms,
         }
         return _respond(PredictOutputSerializer(body).data, result)
@@ -237,7 +246,8 @@ class BatchPredictApi(APIView):
             "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model. Each item is "
             "validated on its own: a refused item gets `error` (message and field) in its result and the "
             "others are still generated. `results` follow the request order (`index`). An item may name "
-            "its own `tone`; the batch's `tone` applies to the others."
+            "its own `tone`; the batch's `tone` applies to the others. Each generated item carries "
+            "`novelty`, as in predict."
         ),
         request=BatchPredictInputSerializer,
         responses={200: BatchPredictOutputSerializer, **COMMON_ERRORS},
@@ -253,7 +263,7 @@ class BatchPredictApi(APIView):
                     "model_name": "creative-generator",
                     "model_version": 3,
                     "results": [
-                        {"index": 0, "creatives": [CREATIVE_EXAMPLE]},
+                        {"index": 0, "creatives": [CREATIVE_EXAMPLE], "novelty": NOVELTY_EXAMPLE},
                         {
                             "index": 1,
                             "error": {
@@ -283,8 +293,9 @@ class BatchPredictApi(APIView):
                 max_new_tokens=data["max_new_tokens"],
                 endpoint=ENDPOINT_BATCH,
             )
-            for (index, _item), creatives in zip(valid, result.generated, strict=True):
-                results[index]["creatives"] = creatives
+            answers = zip(valid, result.generated, result.novelty, strict=True)
+            for (index, _item), creatives, novelty in answers:
+                results[index].update(creatives=creatives, novelty=novelty)
             model_name, model_version, latency_ms = result.model_name, result.model_version, result.latency_ms
         else:
             # Nothing to generate; still say which version would have answered (503 when none).

@@ -13,6 +13,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from inference.services import generation_limits
+from inference.services.novelty import SIGNALS as NOVELTY_SIGNALS
 from products.models import Product, Tone
 
 TONE_CHOICES = Tone.values
@@ -256,6 +257,33 @@ class CreativeSerializer(serializers.Serializer):
     cta = serializers.CharField()
 
 
+@extend_schema_serializer(component_name="InputNovelty")
+class NoveltySerializer(serializers.Serializer):
+    """Whether the item is unlike the serving model's training data (see inference.services.novelty)."""
+
+    unlike_training_data = serializers.BooleanField(
+        help_text="True when any signal in `unseen` fired: treat the creatives with extra care."
+    )
+    unseen = serializers.ListField(
+        child=serializers.ChoiceField(choices=NOVELTY_SIGNALS),
+        help_text=(
+            "Which signals fired: `category` / `brand` not in the training data (case-insensitive), "
+            "`vocabulary` when more than NOVELTY_MAX_UNSEEN_WORD_SHARE of the distinct words of the "
+            "title and description never occur in it."
+        ),
+    )
+    unseen_word_share = serializers.FloatField(
+        allow_null=True, help_text="Share of the item's distinct words the training data never held (0–1)."
+    )
+    not_checked = serializers.ListField(
+        child=serializers.ChoiceField(choices=NOVELTY_SIGNALS),
+        help_text=(
+            "Signals that could not be measured: the item gave no category or brand, or the model's "
+            "dataset version predates the brand and vocabulary statistics."
+        ),
+    )
+
+
 class ItemErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     field = serializers.CharField(allow_null=True)
@@ -266,12 +294,14 @@ class PredictOutputSerializer(serializers.Serializer):
     model_name = serializers.CharField()
     model_version = serializers.IntegerField()
     creatives = CreativeSerializer(many=True)
+    novelty = NoveltySerializer()
     latency_ms = serializers.FloatField()
 
 
 class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the item in the request.")
     creatives = CreativeSerializer(many=True, required=False, help_text="Present when the item was valid.")
+    novelty = NoveltySerializer(required=False, help_text="Present when the item was valid.")
     error = ItemErrorSerializer(required=False, help_text="Present when the item was refused.")
 
 

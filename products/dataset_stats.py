@@ -139,18 +139,27 @@ def shares_from_counts(counts: dict[str, int]) -> dict[str, float]:
 def word_counts(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> dict[str, int]:
     """How often each word occurs in `texts`: lower-cased runs of at least WORD_MIN_LETTERS letters.
 
-    One definition for the dataset's vocabulary and for a request's words (Arrow's RE2 splits both),
-    so a word the training data holds is always recognised in a request.
+    One definition (`_split_words`, Arrow's RE2) for the dataset's vocabulary and for a request's
+    words (`words_per_text`), so a word the training data holds is always recognised in a request.
     """
-    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(list(texts), pa.string())
-    array = array.drop_null()
-    if len(array) == 0:
-        return {}
-    tokens = pc.list_flatten(pc.split_pattern_regex(pc.utf8_lower(array), pattern=_NON_LETTERS))
+    tokens = pc.list_flatten(_split_words(texts))
     tokens = tokens.filter(pc.greater_equal(pc.utf8_length(tokens), WORD_MIN_LETTERS))
     if len(tokens) == 0:
         return {}
     return {item["values"]: item["counts"] for item in pc.value_counts(tokens).to_pylist()}
+
+
+def words_per_text(texts: Sequence[str | None]) -> list[frozenset[str]]:
+    """The distinct words (as `word_counts` counts them) of each text; None gives no words."""
+    return [
+        frozenset(word for word in words or () if len(word) >= WORD_MIN_LETTERS)
+        for words in _split_words(texts).to_pylist()
+    ]
+
+
+def _split_words(texts: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array | pa.ChunkedArray:
+    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(list(texts), pa.string())
+    return pc.split_pattern_regex(pc.utf8_lower(array), pattern=_NON_LETTERS)
 
 
 def most_frequent(counts: dict[str, int], limit: int) -> list[str]:

@@ -64,6 +64,7 @@ def creative_list(request):
         paginator = selectors.CappedPaginator(creatives, PAGE_SIZE, model_version=model_version)
         page_obj = paginator.get_page(request.GET.get("page"))
         page_range = list(paginator.get_elided_page_range(page_obj.number, on_each_side=2, on_ends=1))
+        services.creatives_attach_novelty(creatives=page_obj.object_list)
     context = {
         "form": form,
         "model_version": model_version,
@@ -118,14 +119,18 @@ def creative_export_csv(request):
 def _render_product(request, product: Product, *, form: RegenerateForm, error: str = "", status: int = 200):
     production = production_version()
     regenerated_ids = request.session.pop(f"{REGENERATED_SESSION_KEY}:{product.sku}", [])
+    current = selectors.product_current_creatives(product=product, model_version=production)
+    history = selectors.product_history(product=product, exclude_version=production)
+    regenerated = selectors.creatives_by_ids(product=product, ids=regenerated_ids) if regenerated_ids else []
+    services.creatives_attach_novelty(
+        creatives=[*current, *regenerated, *(creative for entry in history for creative in entry.creatives)]
+    )
     context = {
         "product": product,
         "production": production,
-        "current": selectors.product_current_creatives(product=product, model_version=production),
-        "history": selectors.product_history(product=product, exclude_version=production),
-        "regenerated": selectors.creatives_by_ids(product=product, ids=regenerated_ids)
-        if regenerated_ids
-        else [],
+        "current": current,
+        "history": history,
+        "regenerated": regenerated,
         "can_regenerate": request.user.has_perm(ADD_CREATIVE),
         "form": form,
         "error": error,

@@ -10,6 +10,7 @@ from inference.services.generation import (
     generation_limits,
     product_item,
 )
+from inference.services.novelty import creatives_attach_novelty, items_novelty, training_profiles
 from inference.services.prediction_logs import (
     prediction_logs_flush,
     prediction_logs_submit,
@@ -19,12 +20,15 @@ from inference.services.refresh import creatives_refresh, creatives_refresh_if_n
 
 __all__ = [
     "GenerationResult",
+    "creatives_attach_novelty",
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",
     "generation_limits",
+    "items_novelty",
     "prediction_logs_flush",
     "prediction_logs_submit",
     "prediction_logs_write",
     "product_item",
+    "training_profiles",
 ]

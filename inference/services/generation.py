@@ -16,6 +16,7 @@ from creativeops.core.errors import ApplicationError
 from inference import metrics
 from inference.model_manager import model_get
 from inference.models import Creative, PredictionLog
+from inference.services.novelty import items_novelty, training_profile_of_loaded
 from products.models import Product, Tone
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class GenerationResult:
 
     `generated[i]` holds the `num_variants` creatives `{tone, headline, body, cta}` of `items[i]`;
     `creatives` are the rows stored for the items that are catalog products (none for free text).
+    `novelty[i]` says whether `items[i]` is unlike the model's training data (`inference.services.novelty`).
     """
 
     model_name: str
@@ -73,6 +75,7 @@ class GenerationResult:
     creatives: list[Creative]
     latency_ms: float
     pending_logs: list[PredictionLog] = field(default_factory=list)  # with defer_logging: not written yet
+    novelty: list[dict] = field(default_factory=list)
 
 
 def product_item(product: Product) -> dict:
@@ -136,6 +139,7 @@ def creatives_generate(
         model_version=loaded.version, endpoint=endpoint, items=len(inputs), seconds=seconds
     )
 
+    novelty = items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded))
     logs = (
         _prediction_logs(inputs, tones, loaded.version_id, endpoint, latency_ms)
         if source != Creative.Source.REFRESH
@@ -157,6 +161,7 @@ def creatives_generate(
         creatives=stored,
         latency_ms=latency_ms,
         pending_logs=pending,
+        novelty=novelty,
     )
 
 

@@ -25,6 +25,7 @@ from typing import IO, Any
 from django.db import transaction
 
 from products.models import Product, ReferenceCreative, Tone
+from products.ood import OOD_SKU_PREFIX
 from products.services.catalog import chunked
 from products.services.import_files import (
     CATALOG_COLUMNS,
@@ -135,7 +136,7 @@ def products_import(*, file: IO[bytes], filename: str, actor=None, dry_run: bool
     preview: list[tuple[RawRow, list[ImportIssue]]] = []
     for raw in raw_rows:
         report.rows += 1
-        issues = list(raw.issues) if raw.issues else _accept_row(raw, products)
+        issues = list(raw.issues) or _reserved_sku(raw) or _accept_row(raw, products)
         if issues:
             report.rejected_rows += 1
             report.errors.extend(issues)
@@ -222,6 +223,19 @@ def _accept_row(raw: RawRow, products: dict[str, ImportedProduct]) -> list[Impor
             return [ImportIssue(raw.line, "tone", message)]
     products.setdefault(product.sku, product)
     target.creatives_by_tone.update(seen)
+    return []
+
+
+def _reserved_sku(raw: RawRow) -> list[ImportIssue]:
+    """The out-of-distribution evaluation set must never become catalog products (a training snapshot
+    would then train on it): its skus are refused here, whoever uploads its fixture."""
+    sku = raw.values.get("sku")
+    if isinstance(sku, str) and sku.strip().upper().startswith(OOD_SKU_PREFIX):
+        message = (
+            f"sku '{sku.strip()}' starts with '{OOD_SKU_PREFIX}', the prefix of the out-of-distribution "
+            "evaluation set, which is never trained on; import that set with manage.py import_ood_set."
+        )
+        return [ImportIssue(raw.line, "sku", message)]
     return []
 
 

@@ -17,6 +17,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,7 +162,7 @@ OOD_EXTRA_COLUMNS: tuple[str, ...] = ("noun", "novelty")
 
 def dataset_version_create_ood(
     *,
-    path=OOD_FIXTURE_PATH,
+    path: Path = OOD_FIXTURE_PATH,
     actor=None,
     trigger: str = DatasetVersion.Trigger.SYSTEM,
     note: str = "",
@@ -171,11 +172,12 @@ def dataset_version_create_ood(
 
     Never trained on, by construction rather than by a filter someone could forget: the version's
     file is written straight from the fixture's rows, like the golden set's from the generator, and
-    its products are never stored as catalog `Product` rows, so no training snapshot (which reads the
-    catalog tables) can ever contain them, and a training run refuses a version that is not of kind
-    `training`. The file has one row per (product, tone) so that every product is scored in every
-    tone; headline, body and cta are null, because the set has no reference copy: it is scored on the
-    product's own facts, which `noun` and `novelty` (extra columns) describe.
+    its products are never stored as catalog `Product` rows (the catalog import refuses their `OOD-`
+    skus), so no training snapshot (which reads the catalog tables) can ever contain them, and a
+    training run refuses a version that is not of kind `training`. The file has one row per (product,
+    tone) so that every product is scored in every tone; headline, body and cta are null, because the
+    set has no reference copy: it is scored on the product's own facts, which `noun` and `novelty`
+    (extra columns) describe.
 
     Idempotent: the version already written from a fixture with the same SHA-256 is returned.
     """
@@ -448,7 +450,8 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
     products, creatives = snapshot.products, snapshot.creatives
     split_counts = _value_counts(products["split"])
     brand_counts = _value_counts(products["brand"])
-    by_sku = products.take(pc.sort_indices(products, sort_keys=[("sku", "ascending")]))
+    sku_order = pc.sort_indices(products["sku"])
+    titles, descriptions = products["title"].take(sku_order), products["description"].take(sku_order)
     statistics = {
         "schema": dataset_stats.STATISTICS_SCHEMA,
         "rows": rows,
@@ -464,7 +467,7 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
         "headline_length": _lengths(creatives["headline"], dataset_stats.HEADLINE_LENGTH_EDGES),
         "tone_shares": dataset_stats.shares_from_counts(_value_counts(creatives["tone"])),
         "brands": dataset_stats.brands_summary(brand_counts),
-        "vocabulary": dataset_stats.vocabulary_summary(by_sku["title"], by_sku["description"]),
+        "vocabulary": dataset_stats.vocabulary_summary(titles, descriptions),
     }
     if snapshot.marker is not None:
         key, value = snapshot.marker

@@ -122,11 +122,15 @@ def test_a_row_without_its_evaluation_keys_makes_the_load_fail_naming_them(tmp_p
     )
 
 
-def test_the_fixture_imports_as_a_catalog_file_unchanged():
+def test_the_catalog_import_refuses_the_sets_skus_so_they_never_reach_a_training_snapshot():
     with OOD_FIXTURE_PATH.open("rb") as handle:
-        report = products_import(file=handle, filename=OOD_FIXTURE_PATH.name, dry_run=True)
+        report = products_import(file=handle, filename=OOD_FIXTURE_PATH.name)
 
-    assert (report.rejected_rows, report.created) == (0, len(_fixture_items()))
+    assert (report.rows, report.rejected_rows, report.created) == (len(_fixture_items()), report.rows, 0)
+    assert str(report.errors[0]) == (
+        "line 3, sku: sku 'OOD-MUS-001' starts with 'OOD-', the prefix of the out-of-distribution "
+        "evaluation set, which is never trained on; import that set with manage.py import_ood_set."
+    )
     assert Product.objects.count() == 0
 
 
