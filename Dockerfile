@@ -39,9 +39,10 @@ RUN pip install --no-cache-dir --no-deps . \
  && python -c "import importlib.metadata as m, sys, torch; gpu = sorted(d.metadata['Name'] for d in m.distributions() if d.metadata['Name'].lower().startswith(('nvidia-', 'triton'))); sys.exit(f'CUDA packages in the image: {gpu}' if gpu or torch.version.cuda else 0)"
 
 # Static files are collected once, at build time, into /app/staticfiles (whitenoise serves them).
-# Settings refuse to start without SECRET_KEY when DEBUG is off, so this one RUN line gets a throwaway
-# value in its own environment: it is not an ENV, so it is in no layer's config and no container sees it.
-RUN SECRET_KEY=build-only-collectstatic-not-a-secret DEBUG=0 CREATIVEOPS_PRELOAD_MODEL=0 \
+# Settings refuse to start without SECRET_KEY (and the service URLs) when DEBUG is off, so this one RUN
+# line gets a throwaway key and the embedded defaults in its own environment: it is not an ENV, so it is
+# in no layer's config and no container sees it.
+RUN SECRET_KEY=build-only-collectstatic-not-a-secret DEBUG=0 CREATIVEOPS_EMBEDDED=1 CREATIVEOPS_PRELOAD_MODEL=0 \
     python manage.py collectstatic --noinput
 
 

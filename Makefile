@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 help:
 	@echo "make run   - install, migrate, create the operator account, seed a catalog, train, serve on :8000"
 	@echo "make test  - install everything the suite needs and run it (ruff + pytest)"
-	@echo "make lint  - ruff"
+	@echo "make lint  - ruff and the import-linter layer contracts"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,10 +33,12 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check . || true
 
 test: install browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run --settings=creativeops.settings_test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -64,3 +64,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_service_url(name: str, *, embedded: bool, what: str) -> str | None:
+    """The URL of a service production must name; None means "use the embedded default".
+
+    The embedded defaults (SQLite, tasks in process, a file cache) suit one laptop only: several web
+    processes on them would each keep their own queue and cache, silently. So when they are not
+    allowed (`CREATIVEOPS_EMBEDDED` off, the default when DEBUG is off) a missing URL stops the
+    process at start-up with the variable's name.
+    """
+    value = env_str(name, "").strip()
+    if value or embedded:
+        return value or None
+    return env_required(
+        name,
+        why=f"{what}. Set it, or CREATIVEOPS_EMBEDDED=1 to run on the embedded single-machine default.",
+    )

@@ -20,7 +20,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     # The pipeline's training step.
     "creativeops.pipeline.tasks.pipeline_train": {"queue": Queue.TRAINING.value},
     # The gate loads and scores two models: CPU-bound like training, so it never runs beside one.
-    "creativeops.pipeline.tasks.pipeline_register": {"queue": Queue.TRAINING.value},
+    "creativeops.pipeline.tasks.pipeline_score_and_register": {"queue": Queue.TRAINING.value},
 }
 
 

@@ -2,7 +2,8 @@
 
 The embedded defaults (SQLite, eager Celery, a local MLflow store, files under ./var) exist so that
 `make run` works on a bare laptop; production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL,
-MLFLOW_TRACKING_URI and SECRET_KEY.
+MLFLOW_TRACKING_URI and SECRET_KEY. With DEBUG off the embedded defaults are refused (a missing URL
+stops the process naming the variable) unless CREATIVEOPS_EMBEDDED=1 asks for a single-machine install.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from pathlib import Path
 
 import dj_database_url
 
-from creativeops.env import env_bool, env_float, env_int, env_list, env_required, env_str
+from creativeops.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_required,
+    env_service_url,
+    env_str,
+)
 from creativeops.queues import TASK_ROUTES, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,6 +29,8 @@ DATA_DIR = Path(env_str("CREATIVEOPS_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# SQLite, tasks in process and a file cache: allowed by default only with DEBUG on (`make run`).
+EMBEDDED = env_bool("CREATIVEOPS_EMBEDDED", DEBUG)
 
 
 def _secret_key() -> str:
@@ -59,6 +70,8 @@ INSTALLED_APPS = [
     "registry",
     "inference",
     "creativeops.pipeline",
+    "creativeops.monitoring",
+    "creativeops.console",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +109,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        env_service_url("DATABASE_URL", embedded=EMBEDDED, what="the PostgreSQL database (postgres://…)")
+        or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -108,7 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (also carries the registry's "production changed" version key) -------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_service_url(
+    "REDIS_URL", embedded=EMBEDDED, what="the Redis cache every web process shares (redis://…)"
+)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -192,7 +208,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting-depth limit (creativeops/core/json_input.py).
+    "DEFAULT_PARSER_CLASSES": ["creativeops.core.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "creativeops.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "creativeops.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
@@ -209,12 +226,20 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation also documents the errors of the layers outside its view (401, 429, 400/413/415
+    # for a body, 404 for a path parameter): creativeops/core/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "creativeops.core.schema.complete_error_responses",
+    ],
     # `unseen` and `not_checked` of a predict answer share one list of signals: one enum, one name.
     "ENUM_NAME_OVERRIDES": {"NoveltySignalEnum": "inference.services.novelty.SIGNALS"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+CELERY_BROKER_URL = env_service_url(
+    "CELERY_BROKER_URL", embedded=EMBEDDED, what="the Celery broker the workers consume (redis://…)"
+)
 # No broker: tasks run in process (the laptop default); the same chain, the same services.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -260,6 +285,12 @@ CREATIVEOPS = {
     "PREDICT_MAX_NEW_TOKENS": env_int("PREDICT_MAX_NEW_TOKENS", 96),
     "PREDICT_MAX_TITLE_CHARS": 200,
     "PREDICT_MAX_DESCRIPTION_CHARS": env_int("PREDICT_MAX_DESCRIPTION_CHARS", 2000),
+    # The work one batch_predict request may ask for: items × num_variants × max_new_tokens (default: a
+    # full batch of 64 single variants of 96 tokens). Larger requests get a 400 naming the product.
+    "PREDICT_MAX_BATCH_TOKENS": env_int("PREDICT_MAX_BATCH_TOKENS", 64 * 96),
+    # Batch generations running at once per web process; one more is answered 503 with Retry-After, so
+    # single predictions never queue behind several batches (inference/services/admission.py).
+    "PREDICT_BATCH_CONCURRENCY": env_int("PREDICT_BATCH_CONCURRENCY", 1),
     "MODEL_CHECK_INTERVAL_SECONDS": env_float("MODEL_CHECK_INTERVAL_SECONDS", 3.0),
     # An input whose title and description have more than this share of words the training data never
     # held is flagged "vocabulary" (inference.services.novelty). Against a generated training catalog,
@@ -298,3 +329,52 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Brute-force protection ------------------------------------------------------------------
+# Admin and page logins (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account, or
+# from one client address, further attempts are refused with a 429 for AXES_COOLOFF_MINUTES. Operators
+# see the attempts and lockouts in the admin ("Access attempts"); deleting an attempt, or
+# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>` / `axes_reset`, unlocks at once.
+INSTALLED_APPS += ["axes"]
+# Last, as axes requires: it turns a lockout noticed during authentication into the lockout page.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0) / 60  # hours
+# Each one on its own: an account is locked whatever address tries it, an address whatever account.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "creativeops.core.clients.client_address"
+# How many proxies in front of the app append to X-Forwarded-For (1 behind the Ingress); 0 trusts only
+# REMOTE_ADDR. Used for login lockouts and the failed-token throttle (creativeops/core/clients.py).
+CLIENT_IP_PROXY_COUNT = env_int("CLIENT_IP_PROXY_COUNT", 0)
+# API tokens: after API_TOKEN_FAILURE_LIMIT invalid tokens from one client address within
+# API_TOKEN_FAILURE_WINDOW_SECONDS, every token request from that address is a 429 until the window
+# has passed (creativeops/core/authentication.py).
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+
+# --- Content-Security-Policy (creativeops/core/middleware.py) --------------------------------------
+# Scripts only from this site's own files: no inline script, no event-handler attribute, no eval, so
+# an XSS payload that reached a page could not run. Inline *styles* stay allowed: the admin's status
+# badges, progress bars and charts are styled with style attributes, and CSS cannot run code.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "creativeops.core.middleware.ContentSecurityPolicyMiddleware")  # fmt: skip
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# The Swagger UI (drf-spectacular) loads its bundle from this CDN; only its page allows it.
+CONTENT_SECURITY_POLICY_EXTRA_SOURCES = {"/api/docs/": ["https://cdn.jsdelivr.net"]}

@@ -6,6 +6,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-" + "k3y" * 20)
 os.environ.setdefault("CREATIVEOPS_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The suite runs on SQLite and locmem when no DATABASE_URL / REDIS_URL is given (CI gives both).
+os.environ.setdefault("CREATIVEOPS_EMBEDDED", "1")
 
 from creativeops.settings import *  # noqa: E402,F403
 

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from creativeops.core import views as core_views
+from creativeops.console import views as console_views
 
 api_v1 = [
     path("", include("products.urls")),
@@ -14,13 +14,17 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/creatives/", permanent=False), name="home"),
-    path("health", core_views.health, name="health"),
-    path("ready", core_views.ready, name="ready"),
-    path("metrics", core_views.metrics, name="prometheus-django-metrics"),
+    path("health", console_views.health, name="health"),
+    path("ready", console_views.ready, name="ready"),
+    path("metrics", console_views.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its start-up script as a file, so the docs page needs no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("creatives/", include("inference.page_urls")),
 ]
+
+# An unknown /api/ path answers 404 in the API's JSON error shape; other paths get the HTML page.
+handler404 = "creativeops.core.api.not_found"

@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from creativeops.core.api import first_error
 from creativeops.core.errors import ApplicationError
 from inference import selectors, services
 from inference.model_manager import model_get
@@ -28,7 +29,6 @@ from inference.serializers import (
     PredictInputSerializer,
     PredictItemSerializer,
     PredictOutputSerializer,
-    first_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -243,14 +243,25 @@ class BatchPredictApi(APIView):
         operation_id="batch_predict",
         summary="Creatives for a batch of products",
         description=(
-            "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model. Each item is "
+            "Up to PREDICT_MAX_BATCH items, generated together in one batch on the model; items × "
+            "num_variants × max_new_tokens is at most PREDICT_MAX_BATCH_TOKENS (see /info `limits`). "
+            "A process generates one batch at a time (PREDICT_BATCH_CONCURRENCY): another batch is "
+            "answered 503 with Retry-After, so that single predictions never wait behind a queue of "
+            "batches. Each item is "
             "validated on its own: a refused item gets `error` (message and field) in its result and the "
             "others are still generated. `results` follow the request order (`index`). An item may name "
             "its own `tone`; the batch's `tone` applies to the others. Each generated item carries "
             "`novelty`, as in predict."
         ),
         request=BatchPredictInputSerializer,
-        responses={200: BatchPredictOutputSerializer, **COMMON_ERRORS},
+        responses={
+            200: BatchPredictOutputSerializer,
+            **COMMON_ERRORS,
+            503: _error(
+                "No model is in production or it could not be loaded; or this process is already "
+                "generating a batch (PREDICT_BATCH_CONCURRENCY): retry after Retry-After seconds."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Two items",
@@ -287,12 +298,13 @@ class BatchPredictApi(APIView):
         valid = [(index, item) for index, item in enumerate(items) if item is not None]
         result = None
         if valid:
-            result = _generate(
-                [item for _index, item in valid],
-                num_variants=data["num_variants"],
-                max_new_tokens=data["max_new_tokens"],
-                endpoint=ENDPOINT_BATCH,
-            )
+            with services.batch_generation_slot():  # 503 when this process is already generating a batch
+                result = _generate(
+                    [item for _index, item in valid],
+                    num_variants=data["num_variants"],
+                    max_new_tokens=data["max_new_tokens"],
+                    endpoint=ENDPOINT_BATCH,
+                )
             answers = zip(valid, result.generated, result.novelty, strict=True)
             for (index, _item), creatives, novelty in answers:
                 results[index].update(creatives=creatives, novelty=novelty)
@@ -354,6 +366,9 @@ def _info_serializer():
                     "max_new_tokens": serializers.IntegerField(),
                     "max_title_chars": serializers.IntegerField(),
                     "max_description_chars": serializers.IntegerField(),
+                    "max_batch_tokens": serializers.IntegerField(
+                        help_text="items × num_variants × max_new_tokens allowed in one batch_predict."
+                    ),
                     "tones": serializers.ListField(child=serializers.CharField()),
                 },
             ),

@@ -338,6 +338,8 @@ def gunicorn_server(*, box: Sandbox, threads: int, timeout: float = 180.0) -> It
         # else a file cache in the sandbox's data dir.
         "REDIS_URL": settings.REDIS_URL or "",
         "CACHE_KEY_PREFIX": f"creativeops-benchmark-{os.getpid()}",
+        # A throw-away server: without Redis (or a broker) it may use the embedded defaults.
+        "CREATIVEOPS_EMBEDDED": "1",
         "CELERY_BROKER_URL": "",
         "CREATIVEOPS_DATA_DIR": str(data_dir),
         "CREATIVEOPS_ARTIFACT_ROOT": str(box.artifact_root),

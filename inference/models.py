@@ -1,4 +1,5 @@
-"""What the production model wrote: creatives for marketers, prediction inputs for drift, drift reports."""
+"""What the production model wrote: creatives for marketers, prediction inputs (the live side of the
+drift check in `creativeops.monitoring`), creative refreshes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from django.db import models
 class CreativeQuerySet(models.QuerySet):
     def of_production(self):
         return self.filter(model_version__status="production")
+
+    def current(self):
+        """The one creative per (product, version, tone) that marketers see (see `Creative.is_current`)."""
+        return self.filter(is_current=True)
 
 
 class Creative(models.Model):
@@ -26,6 +31,13 @@ class Creative(models.Model):
     cta = models.CharField(max_length=120)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.REFRESH)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    is_current = models.BooleanField(
+        default=False,
+        help_text=(
+            "The creative marketers see for this product, version and tone: the newest one a person "
+            "asked for (regenerate, API), else the refresh's. Kept by `creatives_store`."
+        ),
+    )
 
     objects = CreativeQuerySet.as_manager()
 
@@ -37,9 +49,24 @@ class Creative(models.Model):
                 fields=["product", "model_version", "tone"],
                 condition=models.Q(source="refresh"),
                 name="creative_refresh_once_per_version_tone",
-            )
+            ),
+            # One current row per key, also the index the pages join from a product to its creatives.
+            models.UniqueConstraint(
+                fields=["product", "model_version", "tone"],
+                condition=models.Q(is_current=True),
+                name="creative_one_current_per_version_tone",
+            ),
         ]
-        indexes = [models.Index(fields=["model_version", "tone"]), models.Index(fields=["headline"])]
+        indexes = [
+            models.Index(fields=["model_version", "tone"]),
+            models.Index(fields=["headline"]),
+            # "Newest first" on the creatives page reads this index in order and stops after a page.
+            models.Index(
+                fields=["model_version", "-created_at", "-id"],
+                condition=models.Q(is_current=True),
+                name="creative_current_newest",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product_id} [{self.tone}] {self.headline}"
@@ -58,6 +85,11 @@ class PredictionLog(models.Model):
     description_length = models.PositiveIntegerField()
     tone = models.CharField(max_length=16)
     latency_ms = models.FloatField()
+    # What `inference.services.novelty` found unseen in the serving model's training data; the drift
+    # report counts these requests.
+    unseen_category = models.BooleanField(default=False)
+    unseen_brand = models.BooleanField(default=False)
+    unseen_vocabulary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -65,31 +97,6 @@ class PredictionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.category} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class DriftReport(models.Model):
-    model_version = models.ForeignKey(
-        "registry.ModelVersion", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    dataset_version = models.ForeignKey(
-        "products.DatasetVersion", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    sample_size = models.PositiveIntegerField()
-    psi = models.JSONField(default=dict, help_text="Population stability index per feature.")
-    details = models.JSONField(default=dict, help_text="Expected and observed bucket shares per feature.")
-    max_psi = models.FloatField(null=True)
-    threshold = models.FloatField()
-    drifted = models.BooleanField(default=False)
-    triggered_pipeline = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"Drift report {self.created_at:%Y-%m-%d %H:%M} (max PSI {self.max_psi})"
 
 
 class CreativeRefresh(models.Model):

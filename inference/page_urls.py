@@ -8,6 +8,7 @@ app_name = "creatives"
 urlpatterns = [
     path("", views.creative_list, name="list"),
     path("export.csv", views.creative_export_csv, name="export"),
-    path("product/<str:sku>/", views.product_detail, name="product"),
-    path("product/<str:sku>/regenerate/", views.product_regenerate, name="regenerate"),
+    # <sku:…> (creativeops/core/converters.py): any stored sku, `/` and all, is one path segment.
+    path("product/<sku:sku>/", views.product_detail, name="product"),
+    path("product/<sku:sku>/regenerate/", views.product_regenerate, name="regenerate"),
 ]

@@ -39,6 +39,7 @@ def model_info(*, name: str | None = None) -> dict:
             "max_new_tokens": limits.max_new_tokens,
             "max_title_chars": limits.max_title_chars,
             "max_description_chars": limits.max_description_chars,
+            "max_batch_tokens": limits.max_batch_tokens,
             "tones": list(Tone.values),
         },
     }

@@ -1,8 +1,7 @@
 """Read queries behind the marketers' pages: the creatives list, its CSV export and the product page.
 
 "Current" creatives are one per (product, tone) of one model version (see `latest_creatives`): a
-product that was regenerated three times in the bold tone still shows one bold row, the newest. The
-newest is the highest id, which `auto_now_add` rows share with `created_at` but without its ties.
+product that was regenerated three times in the bold tone still shows one bold row, the newest.
 """
 
 from __future__ import annotations
@@ -13,11 +12,12 @@ from decimal import Decimal
 from itertools import groupby
 
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.lookups import Exact
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from inference.models import Creative
+from inference.search import creative_search_condition
 from products.models import Product, Tone
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
@@ -74,23 +74,9 @@ def model_versions_for_filter(*, model_name: str | None = None) -> list[ModelVer
 
 def latest_creatives(*, model_version: ModelVersion) -> QuerySet[Creative]:
     """The current creative per (product, tone) of `model_version`: the newest one a person asked for
-    (regenerate, API), else the one the catalog refresh wrote.
-
-    A marketer's regenerated copy therefore wins over a refresh row even when the refresh, still
-    running after a promotion, reaches that product later. The database keeps one refresh row per
-    (product, version, tone), so only the few non-refresh rows need probing: PostgreSQL hashes those
-    instead of all 100,000 rows of a full catalog.
-    """
-    superseding = (
-        Creative.objects.filter(
-            model_version_id=OuterRef("model_version_id"),
-            product_id=OuterRef("product_id"),
-            tone=OuterRef("tone"),
-        )
-        .exclude(source=Creative.Source.REFRESH)
-        .filter(Q(id__gt=OuterRef("id")) | Q(Exact(OuterRef("source"), Creative.Source.REFRESH)))
-    )
-    return Creative.objects.filter(model_version=model_version).filter(~Exists(superseding))
+    (regenerate, API), else the one the catalog refresh wrote. `creatives_store` decides which when it
+    writes (`Creative.is_current`), so reading it is one indexed condition, not a subquery per row."""
+    return Creative.objects.current().filter(model_version=model_version)
 
 
 def creative_list(*, model_version: ModelVersion, filters: CreativeFilters) -> QuerySet[Creative]:
@@ -109,18 +95,37 @@ def creative_list(*, model_version: ModelVersion, filters: CreativeFilters) -> Q
         queryset = queryset.filter(product__price__lte=filters.price_max)
     if filters.search:
         queryset = queryset.filter(
-            Q(product__title__icontains=filters.search) | Q(headline__icontains=filters.search)
+            creative_search_condition(text=filters.search, model_version=model_version)
         )
     _, order_by = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     return queryset.order_by(*order_by)
 
 
 def catalog_categories() -> list[str]:
-    return list(Product.objects.order_by("category").values_list("category", flat=True).distinct())
+    return _distinct_product_values("category")
 
 
 def catalog_brands() -> list[str]:
-    return list(Product.objects.order_by("brand").values_list("brand", flat=True).distinct())
+    return _distinct_product_values("brand")
+
+
+def _distinct_product_values(field_name: str) -> list[str]:
+    """The distinct values of an indexed product column, in order, by hopping through its index from one
+    value to the next (a "loose index scan"): one index probe per value, where `SELECT DISTINCT` reads
+    every product (tens of milliseconds on each page view of a 100,000-product catalog)."""
+    quote = connection.ops.quote_name
+    table, column = quote(Product._meta.db_table), quote(Product._meta.get_field(field_name).column)
+    sql = (
+        f"WITH RECURSIVE distinct_values(value) AS ("
+        f" SELECT MIN({column}) FROM {table}"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > distinct_values.value)"
+        f" FROM distinct_values WHERE distinct_values.value IS NOT NULL"
+        f") SELECT value FROM distinct_values WHERE value IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [value for (value,) in cursor.fetchall()]
 
 
 def tone_choices() -> list[tuple[str, str]]:

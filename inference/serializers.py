@@ -12,6 +12,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from creativeops.core.api import PlainTextField
 from inference.services import generation_limits
 from inference.services.novelty import SIGNALS as NOVELTY_SIGNALS
 from products.models import Product, Tone
@@ -39,7 +40,7 @@ def _json_type(value) -> str:
     }.get(type(value), type(value).__name__)
 
 
-class StrictCharField(serializers.CharField):
+class StrictCharField(PlainTextField):
     """A JSON string, nothing else: DRF would turn 123 into "123" and hide a client's bug."""
 
     default_error_messages = {
@@ -69,11 +70,30 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictFloatField(serializers.FloatField):
+    """A JSON number within [min_value, max_value]. Every refusal of a bounded field (a string, a
+    boolean, 1e400 that JSON reads as infinity, a number out of range) gives the one message naming
+    the range, so a client learns the rule from any mistake."""
+
     default_error_messages = {"invalid": "Must be a number, got a {type}."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        low, high = self.min_value, self.max_value
+        self.range_message = None
+        if low is not None and high is not None:
+            self.range_message = f"Must be a number from {low} to {high}."
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float):
+            if self.range_message:
+                raise serializers.ValidationError(self.range_message, code="invalid")
             self.fail("invalid", type=_json_type(data))
+        if isinstance(data, float) and not math.isfinite(data):  # an int is finite, however long
+            raise serializers.ValidationError(
+                self.range_message or "Must be a finite number.", code="invalid"
+            )
+        if self.range_message and not self.min_value <= data <= self.max_value:
+            raise serializers.ValidationError(self.range_message, code="invalid")
         return super().to_internal_value(data)
 
 
@@ -216,7 +236,18 @@ PREDICT_REQUEST_SCHEMA = PolymorphicProxySerializer(
     )
 )
 class BatchItemsField(serializers.ListField):
-    """The items as raw JSON: each one is validated on its own so that one bad item fails alone."""
+    """The items as raw JSON: each one is validated on its own (by PredictItemSerializer, as a single
+    predict is) so that one bad item fails alone, with the same message that predict gives."""
+
+
+class RawJSONField(serializers.Field):
+    """Any JSON value, passed through as parsed (the parser already bounded its depth)."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 class StrictSerializerSchema(OpenApiSerializerExtension):
@@ -238,7 +269,7 @@ class BatchPredictInputSerializer(GenerationOptionsMixin, StrictSerializer):
         limits = generation_limits()
         return {
             "items": BatchItemsField(
-                child=serializers.JSONField(), min_length=1, max_length=limits.max_batch, allow_empty=False
+                child=RawJSONField(), min_length=1, max_length=limits.max_batch, allow_empty=False
             ),
             "tone": tone_field(
                 required=False,
@@ -247,6 +278,22 @@ class BatchPredictInputSerializer(GenerationOptionsMixin, StrictSerializer):
             ),
             **super().get_fields(),
         }
+
+    def validate(self, attrs):
+        """Bound the work of one request, before any of it runs: rows × variants × tokens."""
+        limit = generation_limits().max_batch_tokens
+        items, variants, tokens = len(attrs["items"]), attrs["num_variants"], attrs["max_new_tokens"]
+        if items * variants * tokens > limit:
+            raise serializers.ValidationError(
+                {
+                    "items": [
+                        f"items × num_variants × max_new_tokens = {items} × {variants} × {tokens} = "
+                        f"{items * variants * tokens:,} tokens; the limit per request is {limit:,} "
+                        "(PREDICT_MAX_BATCH_TOKENS): send fewer items, variants or tokens."
+                    ]
+                }
+            )
+        return attrs
 
 
 @extend_schema_serializer(component_name="GeneratedCreative")
@@ -328,15 +375,3 @@ class ErrorBodySerializer(serializers.Serializer):
 @extend_schema_serializer(component_name="InferenceError")
 class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
-
-
-def first_error(detail, path: str = "") -> tuple[str, str | None]:
-    """(message, field) of the first error in a serializer's `errors`, e.g. ("title: ...", "title")."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
-            return first_error(value, name)
-    if isinstance(detail, list) and detail:
-        return first_error(detail[0], path)
-    text = str(detail)
-    return (f"{path}: {text}" if path else text), (path or None)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
+from creativeops.core.retries import TRANSIENT_ERRORS
 
 
 @shared_task(

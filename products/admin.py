@@ -82,7 +82,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     # --- export -----------------------------------------------------------------------------
 
-    @admin.action(description="Export selected as CSV", permissions=["view"])
+    @admin.action(description="Export selected as CSV (formula cells quoted)", permissions=["view"])
     def export_selected_csv(self, request: HttpRequest, queryset):
         return _csv_response(queryset.order_by("sku"), "selected")
 

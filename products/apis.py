@@ -7,7 +7,13 @@ from collections import Counter
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
@@ -185,6 +191,12 @@ class ProductGenerateApi(APIView):
         data = {"metadata": self.OutputSerializer.MetadataSerializer(metadata).data, "records": records}
         return Response(data, status=status.HTTP_201_CREATED if persist else status.HTTP_200_OK)
 
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        """The path is shared with the product whose sku is "generate" (any text is a valid sku):
+        a GET here reads that product, as it would at any other /products/<sku>."""
+        return ProductDetailApi().get(request, sku="generate")
+
 
 class ProductPagination(PageNumberPagination):
     page_size = 50
@@ -220,6 +232,19 @@ class ProductListApi(APIView):
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()
 
+    # What ProductPagination answers: one page of products and the links to its neighbours.
+    page_schema = inline_serializer(
+        name="ProductPage",
+        fields={
+            "count": serializers.IntegerField(help_text="Products matching the filters, on every page."),
+            "next": serializers.URLField(allow_null=True, help_text="The next page; null on the last."),
+            "previous": serializers.URLField(
+                allow_null=True, help_text="The previous page; null on the first."
+            ),
+            "results": OutputSerializer(many=True),
+        },
+    )
+
     @extend_schema(
         operation_id="products_list",
         summary="List stored products",
@@ -229,9 +254,10 @@ class ProductListApi(APIView):
             OpenApiParameter("page_size", int, description="Products per page (default 50, at most 500)."),
         ],
         responses={
-            200: OutputSerializer(many=True),
+            200: page_schema,
             400: _error("Invalid filter."),
             401: _error("Not authenticated."),
+            404: _error("The page is past the last page."),
         },
     )
     def get(self, request: Request) -> Response:

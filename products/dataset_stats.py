@@ -36,7 +36,7 @@ snapshot fast; a word that is rarer than the cap is, fairly, "unlike the trainin
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -185,3 +185,50 @@ def vocabulary_summary(titles: pa.ChunkedArray, descriptions: pa.ChunkedArray) -
         "distinct": len(counts),
         "sampled_products": len(sample),
     }
+
+
+# Reading stored statistics back (the drift check compares live inputs with them).
+
+
+def _format_edge(value: float) -> str:
+    return f"{value:g}"
+
+
+def bucket_labels(edges: Sequence[float]) -> list[str]:
+    """'0–10', '10–25', …, '1000+': bucket i holds [edges[i], edges[i+1]), the last one is open."""
+    labels = []
+    for lower, upper in zip(edges[:-1], edges[1:], strict=True):
+        labels.append(
+            f"{_format_edge(lower)}+" if math.isinf(upper) else f"{_format_edge(lower)}–{_format_edge(upper)}"
+        )
+    return labels
+
+
+def bucket_share_map(values: Sequence[float] | np.ndarray, edges: Sequence[float]) -> dict[str, float]:
+    """Shares of `values` per bucket label."""
+    return dict(zip(bucket_labels(edges), bucket_shares(values, edges), strict=True))
+
+
+def edges_from_buckets(buckets: Sequence[Mapping]) -> tuple[float, ...]:
+    """The edges a stored bucket list was cut with (`None` stands for infinity in JSON)."""
+    if not buckets:
+        return ()
+    lowers = [-math.inf if bucket["lower"] is None else float(bucket["lower"]) for bucket in buckets]
+    last_upper = buckets[-1]["upper"]
+    return (*lowers, math.inf if last_upper is None else float(last_upper))
+
+
+def values_from_counts(counts: Mapping[float, int]) -> np.ndarray:
+    """One value per observation from `{value: count}` (what a GROUP BY gives) for the stats helpers."""
+    if not counts:
+        return np.empty(0, dtype="float64")
+    values = np.fromiter((float(value) for value in counts), dtype="float64", count=len(counts))
+    repeats = np.fromiter((int(count) for count in counts.values()), dtype="int64", count=len(counts))
+    return np.repeat(values, repeats)
+
+
+def summary_of(statistics: Mapping | None) -> dict:
+    """mean / p50 / p95 from either stored shape (`numeric_summary` nests the quantiles)."""
+    statistics = statistics or {}
+    quantiles = statistics.get("quantiles") or statistics
+    return {"mean": statistics.get("mean"), "p50": quantiles.get("p50"), "p95": quantiles.get("p95")}

@@ -33,17 +33,8 @@ def product_get(*, sku: str) -> Product:
     return product
 
 
-def product_categories() -> list[str]:
-    return list(Product.objects.order_by("category").values_list("category", flat=True).distinct())
-
-
-def dataset_version_get(*, number: int) -> DatasetVersion:
-    version = DatasetVersion.objects.filter(number=number).first()
-    if version is None:
-        raise ApplicationError(f"No dataset version {number}.", field="number", status_code=404)
-    return version
-
-
-def dataset_version_latest(*, kind: str = DatasetVersion.Kind.TRAINING) -> DatasetVersion | None:
-    """The newest version of a kind whose file retention has not deleted."""
-    return DatasetVersion.objects.filter(kind=kind, pruned_at__isnull=True).order_by("-number").first()
+def dataset_versions_trainable() -> QuerySet[DatasetVersion]:
+    """Training snapshots whose file retention has not deleted, newest first."""
+    return DatasetVersion.objects.filter(kind=DatasetVersion.Kind.TRAINING, pruned_at__isnull=True).order_by(
+        "-number"
+    )

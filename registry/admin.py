@@ -24,9 +24,11 @@ from registry.services import (
     NO_PRODUCTION,
     model_version_archive,
     model_version_promote,
+    model_version_register,
     model_version_reject,
     model_version_rollback,
 )
+from training.admin import TrainingRunAdmin
 
 STATUS_COLOURS = {
     ModelVersion.Status.PRODUCTION: "#1e7e34",
@@ -415,3 +417,30 @@ class RegistryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="reason")
     def reason_short(self, event: RegistryEvent) -> str:
         return event.reason if len(event.reason) <= 120 else event.reason[:119] + "…"
+
+
+# --- Training runs started by hand: "Evaluate and register" ----------------------------------------
+
+
+def evaluate_and_register(modeladmin, request, queryset) -> None:
+    """The pipeline's gate for runs started by hand (`manage.py train`, the API): candidate and
+    production scored on the same rows, then a version `candidate` or `rejected` with the reason."""
+    for training_run in queryset.order_by("pk"):
+        try:
+            version = model_version_register(training_run=training_run, actor=request.user)
+        except ApplicationError as error:
+            modeladmin.message_user(
+                request, f"Training run #{training_run.pk}: {error.message}", messages.ERROR
+            )
+            continue
+        decision = "passed the gate" if version.gate_passed else "was rejected by the gate"
+        modeladmin.message_user(
+            request,
+            f"Training run #{training_run.pk} is {version.name} v{version.version} ({version.status}): "
+            f"it {decision}. {version.gate_reason}",
+            messages.SUCCESS if version.gate_passed else messages.WARNING,
+        )
+
+
+evaluate_and_register.short_description = "Evaluate and register (the gate, as the pipeline does)"
+TrainingRunAdmin.add_action(evaluate_and_register, permission="registry.register_modelversion")

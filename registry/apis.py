@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from creativeops.core.api import PlainTextField
 from creativeops.core.errors import ApplicationError
 from registry import selectors
 from registry.models import ModelVersion
@@ -96,7 +97,7 @@ class ModelVersionPromoteApi(APIView):
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):
-        reason = serializers.CharField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
+        reason = PlainTextField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
         force = serializers.BooleanField(default=False, help_text="Override the gate for a rejected version.")
 
     @extend_schema(
@@ -122,7 +123,7 @@ class ModelRollbackApi(APIView):
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):
-        reason = serializers.CharField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
+        reason = PlainTextField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
         to_version = serializers.IntegerField(
             min_value=1, required=False, allow_null=True, default=None,
             help_text="A version that was in production before; default: the previous production.",

@@ -69,6 +69,7 @@ class ModelVersion(models.Model):
             ("reject_modelversion", "Can reject a model version"),
             ("archive_modelversion", "Can archive a model version"),
             ("override_gate_modelversion", "Can promote a version the gate rejected"),
+            ("register_modelversion", "Can evaluate and register a training run (the gate)"),
         ]
 
     def __str__(self) -> str:

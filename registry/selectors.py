@@ -68,10 +68,6 @@ def model_version_get(*, name: str, version: int) -> ModelVersion | None:
     return model_versions(name).filter(version=version).first()
 
 
-def model_names() -> list[str]:
-    return list(ModelVersion.objects.order_by("name").values_list("name", flat=True).distinct())
-
-
 def registry_events(name: str | None = None) -> QuerySet[RegistryEvent]:
     queryset = RegistryEvent.objects.select_related("actor", "from_version", "to_version")
     return queryset.filter(model_name=name) if name else queryset

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from creativeops.core.retries import TRANSIENT_ERRORS
 from registry.models import ModelVersion
 from registry.services import mlflow_mirror
 from registry.services.mlflow_mirror import MlflowUnavailable
@@ -16,7 +17,8 @@ logger = logging.getLogger(__name__)
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(MlflowUnavailable,),
+    # The one transient policy, plus the tracking server being away (an outside service).
+    autoretry_for=(*TRANSIENT_ERRORS, MlflowUnavailable),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,

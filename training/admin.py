@@ -6,6 +6,8 @@ the admin has no add, edit or delete; "Cancel run" calls the same service as eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -102,6 +104,9 @@ class TrainingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=id", "mlflow_run_id", "worker", "celery_task_id")
     date_hierarchy = "created_at"
     actions = ["cancel_runs"]
+    # Actions of the apps above training, which this admin cannot import (registry adds "Evaluate and
+    # register"): (action, the permission a user needs to see it). See `add_action`.
+    extra_actions: list[tuple[Callable, str]] = []
     list_per_page = 50
     fieldsets = (
         (
@@ -134,6 +139,18 @@ class TrainingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     # Nothing is editable: every field shown is read-only (the admin only reads and cancels).
     readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
+
+    @classmethod
+    def add_action(cls, action: Callable, *, permission: str) -> None:
+        """Offer `action` (an admin action function) to users with `permission` ("app.codename")."""
+        cls.extra_actions = [*cls.extra_actions, (action, permission)]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for action, permission in self.extra_actions:
+            if request.user.has_perm(permission):
+                actions[action.__name__] = self.get_action(action)
+        return actions
 
     # -- permissions: runs are made by services (ReadOnlyAdminMixin); the admin reads and cancels --
 

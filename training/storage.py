@@ -129,7 +129,7 @@ def artifact_local_path(uri: str) -> Path:
 
     Local storage: the folder itself. Remote storage: a copy under DATA_DIR/artifact-cache, filled
     once (downloaded into a temporary sibling and renamed, so a crash never leaves half a copy).
-    Callers verify checksums with `training.ml.artifact.verify_artifact` before trusting it.
+    Callers that trust it (register, promote, roll back) go through `artifact_verify` instead.
     """
     name = _checked_name(uri)
     root = _local_root(default_storage)
@@ -156,6 +156,33 @@ def artifact_local_path(uri: str) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return cache
+
+
+def artifact_verify(*, uri: str, sha256: str, owner: str, refused: str) -> Path:
+    """The local folder of the artifact at `uri`, once proven to be the very one that was recorded.
+
+    The one artifact check of the registry and the pipeline: every file against the manifest
+    (`training.ml.artifact.verify_artifact`), then the manifest's checksum against `sha256` (what
+    training recorded, and the registry copied). A refusal is an ApplicationError that names `owner`
+    ("training run #3", "creative-generator v2") and ends with what did not happen because of it
+    (`refused`: "was not promoted"). No database access, so any thread may call it.
+    """
+    from training.ml.artifact import ArtifactIntegrityError, sha256_of_directory, verify_artifact
+
+    try:
+        path = artifact_local_path(uri)
+        verify_artifact(path)
+        actual = sha256_of_directory(path)
+    except ArtifactIntegrityError as error:
+        raise ApplicationError(f"The artifact of {owner} failed verification ({error}); it {refused}.")
+    except ApplicationError as error:
+        raise ApplicationError(f"{error.message} {owner} {refused}.", status_code=error.status_code)
+    if actual != sha256:
+        raise ApplicationError(
+            f"The artifact of {owner} changed after it was recorded: its checksum is {actual[:12]}…, "
+            f"the recorded one is {sha256[:12]}…; it {refused}."
+        )
+    return path
 
 
 def _download_directory(storage: Storage, name: str, target: Path) -> None:

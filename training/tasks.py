@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError as DatabaseOperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from creativeops.core.retries import TRANSIENT_ERRORS
 from training.services import training_run_execute, training_runs_reap_stale
-
-# Infrastructure blips worth retrying. Anything else (bad data, a bug) is recorded on the run by the
-# service and would fail again the same way.
-TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError)
 
 
 @shared_task(
@@ -29,7 +22,7 @@ TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, RedisConne
     # cleans up after; the hard limit (a few minutes later) kills a run stuck where it cannot raise.
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT,
     time_limit=settings.TRAINING_HARD_TIME_LIMIT,
-    # Only infrastructure errors (database gone, broker/Redis connection lost) are retried, with
+    # Only transient infrastructure errors (creativeops.core.retries) are retried, with
     # exponential backoff and jitter so a recovering database is not hit by every worker at once.
     # The service is idempotent (a finished run is returned untouched), so a retry is always safe.
     autoretry_for=TRANSIENT_ERRORS,
@@ -48,7 +41,7 @@ def train_model_task(training_run_id: int) -> None:
     name="training.reap_stale_training_runs",
     # Cheap and idempotent: running it twice marks nothing twice; a lost run is simply done next time.
     acks_late=True,
-    autoretry_for=(DatabaseOperationalError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=3,
     soft_time_limit=60,

@@ -24,10 +24,12 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("registry", "reject_modelversion"),
         ("registry", "archive_modelversion"),
         ("registry", "override_gate_modelversion"),
+        # "Evaluate and register" a training run started by hand (the same gate as the pipeline).
+        ("registry", "register_modelversion"),
         ("registry", "view_registryevent"),
         ("inference", "view_creative"),
         ("inference", "add_creative"),
-        ("inference", "view_driftreport"),
+        ("monitoring", "view_driftreport"),
         ("pipeline", "view_pipelinerun"),
         ("pipeline", "start_pipelinerun"),
         ("django_celery_beat", "view_periodictask"),
@@ -37,6 +39,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("authtoken", "view_tokenproxy"),
         ("authtoken", "add_tokenproxy"),
         ("authtoken", "delete_tokenproxy"),
+        # Login lockouts (django-axes): see them, and unlock an account by deleting its attempt.
+        ("axes", "view_accessattempt"),
+        ("axes", "delete_accessattempt"),
+        ("axes", "view_accessfailurelog"),
     ],
     MARKETERS: [
         ("products", "view_product"),
@@ -48,7 +54,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 
 
 def sync_role_groups(apps) -> None:
-    """Create the groups and give them exactly their permissions (idempotent; usable in migrations)."""
+    """Create the groups and give them exactly their permissions (idempotent; usable in migrations).
+
+    In a migration, a permission of an app whose models are not in the migration state yet is left out;
+    that app's own migration calls this again once they are (monitoring 0002 does).
+    """
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
@@ -62,5 +72,13 @@ def sync_role_groups(apps) -> None:
         permissions = [
             permission_model.objects.get(content_type__app_label=app_label, codename=codename)
             for app_label, codename in pairs
+            if _has_models(apps, app_label)
         ]
         group.permissions.set(permissions)
+
+
+def _has_models(apps, app_label: str) -> bool:
+    try:
+        return bool(list(apps.get_app_config(app_label).get_models()))
+    except LookupError:
+        return False

@@ -1,9 +1,5 @@
 """Drift reports in the admin: a read-only list with a drift badge, and a detail page with the PSI per
-feature and expected-versus-observed bar charts.
-
-Imported by `creativeops/pipeline/admin.py` (this package is not an app, so admin autodiscovery does not
-find it). It replaces the plain `DriftReport` admin the inference app may have registered first.
-"""
+feature and expected-versus-observed bar charts."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.monitoring.charts import bar_chart_svg
-from inference.models import DriftReport
+from creativeops.monitoring.models import DriftReport
 
 BADGE = '<span class="co-badge" style="background:{};color:#fff;padding:1px 8px;border-radius:9px">{}</span>'
 
@@ -30,10 +26,6 @@ def _number(value, digits: int = 4) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-if admin.site.is_registered(DriftReport):
-    admin.site.unregister(DriftReport)
-
-
 @admin.register(DriftReport)
 class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -41,6 +33,7 @@ class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "model_version",
         "dataset_version",
         "sample_size",
+        "unlike_training_data",
         "max_psi_display",
         "drift_badge",
         "triggered_pipeline",
@@ -63,6 +56,7 @@ class DriftReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "window_start",
                     "window_end",
                     "sample_size",
+                    "unlike_training_data",
                     "created_at",
                 ]
             },

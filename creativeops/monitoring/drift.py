@@ -11,7 +11,7 @@ infinite one. Rules of thumb: below 0.1 no shift, 0.1 to 0.25 a moderate shift, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,48 +108,6 @@ def _share(value: float, key: str, side: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Buckets (the dataset statistics' own edges and helper)
-# --------------------------------------------------------------------------------------------
-
-
-def _format_edge(value: float) -> str:
-    return f"{value:g}"
-
-
-def bucket_labels(edges: Sequence[float]) -> list[str]:
-    """'0–10', '10–25', …, '1000+': bucket i holds [edges[i], edges[i+1]), the last one is open."""
-    labels = []
-    for lower, upper in zip(edges[:-1], edges[1:], strict=True):
-        labels.append(
-            f"{_format_edge(lower)}+" if math.isinf(upper) else f"{_format_edge(lower)}–{_format_edge(upper)}"
-        )
-    return labels
-
-
-def bucket_share_map(values: Sequence[float] | np.ndarray, edges: Sequence[float]) -> dict[str, float]:
-    """Shares of `values` per bucket label, computed by `dataset_stats.bucket_shares`."""
-    return dict(zip(bucket_labels(edges), dataset_stats.bucket_shares(values, edges), strict=True))
-
-
-def edges_from_buckets(buckets: Sequence[Mapping]) -> tuple[float, ...]:
-    """The edges a stored bucket list was cut with (`None` stands for infinity in JSON)."""
-    if not buckets:
-        return ()
-    lowers = [-math.inf if bucket["lower"] is None else float(bucket["lower"]) for bucket in buckets]
-    last_upper = buckets[-1]["upper"]
-    return (*lowers, math.inf if last_upper is None else float(last_upper))
-
-
-def values_from_counts(counts: Mapping[float, int]) -> np.ndarray:
-    """One value per observation from `{value: count}` (what a GROUP BY gives) for the stats helpers."""
-    if not counts:
-        return np.empty(0, dtype="float64")
-    values = np.fromiter((float(value) for value in counts), dtype="float64", count=len(counts))
-    repeats = np.fromiter((int(count) for count in counts.values()), dtype="int64", count=len(counts))
-    return np.repeat(values, repeats)
-
-
-# --------------------------------------------------------------------------------------------
 # Comparing one feature
 # --------------------------------------------------------------------------------------------
 
@@ -209,10 +167,10 @@ def numeric_drift(
         )
     # The baseline's own edges: identical to `feature.edges` for every version written with schema 1,
     # and still right for a version written with other edges.
-    edges = edges_from_buckets(stored_buckets)
-    labels = bucket_labels(edges)
+    edges = dataset_stats.edges_from_buckets(stored_buckets)
+    labels = dataset_stats.bucket_labels(edges)
     expected = {label: float(bucket["share"]) for label, bucket in zip(labels, stored_buckets, strict=True)}
-    expected_summary = summary_of(baseline)
+    expected_summary = dataset_stats.summary_of(baseline)
     if observed_values.size == 0:
         return FeatureDrift(
             feature.name,
@@ -222,7 +180,7 @@ def numeric_drift(
             expected_summary=expected_summary,
             note=f"No prediction in the window had a {feature.name.replace('_', ' ')}.",
         )
-    observed = bucket_share_map(observed_values, edges)
+    observed = dataset_stats.bucket_share_map(observed_values, edges)
     return FeatureDrift(
         feature.name,
         feature.label,
@@ -232,18 +190,11 @@ def numeric_drift(
             {"label": label, "expected": expected[label], "observed": observed[label]} for label in labels
         ],
         expected_summary=expected_summary,
-        observed_summary=summary_of(dataset_stats.numeric_summary(observed_values)),
+        observed_summary=dataset_stats.summary_of(dataset_stats.numeric_summary(observed_values)),
         note=""
         if edges == feature.edges
         else "The baseline was bucketed with other edges; its own are used.",
     )
-
-
-def summary_of(statistics: Mapping | None) -> dict:
-    """mean / p50 / p95 from either stored shape (`numeric_summary` nests the quantiles)."""
-    statistics = statistics or {}
-    quantiles = statistics.get("quantiles") or statistics
-    return {"mean": statistics.get("mean"), "p50": quantiles.get("p50"), "p95": quantiles.get("p95")}
 
 
 @dataclass(frozen=True)
@@ -255,6 +206,8 @@ class ObservedInputs:
     price: Mapping[float, int]
     title_length: Mapping[float, int]
     description_length: Mapping[float, int]
+    # Requests unlike the training data: {"any": n, "category": n, "brand": n, "vocabulary": n}.
+    unseen: Mapping[str, int] = field(default_factory=dict)
 
 
 def compare(
@@ -270,7 +223,7 @@ def compare(
                 )
             )
         else:
-            values = values_from_counts(getattr(observed, feature.name))
+            values = dataset_stats.values_from_counts(getattr(observed, feature.name))
             results.append(
                 numeric_drift(feature, statistics.get(feature.statistics_key), values, epsilon=epsilon)
             )

@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
 from creativeops.monitoring.drift import DEFAULT_EPSILON, ObservedInputs, compare
+from creativeops.monitoring.models import DriftReport
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.services import pipeline_start
-from inference.models import DriftReport, PredictionLog
+from inference.models import PredictionLog
 from registry.models import ModelVersion
 from registry.selectors import production_version
 
@@ -60,8 +61,9 @@ def drift_report_create(
         window_start=now - window,
         window_end=now,
         sample_size=observed.sample_size,
+        unlike_training_data=observed.unseen["any"],
         threshold=float(settings.CREATIVEOPS["DRIFT_PSI_THRESHOLD"]),
-        details=_details_base(production, dataset_version),
+        details={**_details_base(production, dataset_version), "unlike_training_data": dict(observed.unseen)},
     )
     if observed.sample_size < MIN_SAMPLE_SIZE:
         report.details["note"] = (
@@ -145,8 +147,15 @@ def observed_inputs(*, model_name: str, start: datetime, end: datetime) -> Obser
     logs = PredictionLog.objects.filter(
         model_version__name=model_name, created_at__gt=start, created_at__lte=end
     ).order_by()
+    unseen = logs.aggregate(
+        any=Count("id", filter=Q(unseen_category=True) | Q(unseen_brand=True) | Q(unseen_vocabulary=True)),
+        category=Count("id", filter=Q(unseen_category=True)),
+        brand=Count("id", filter=Q(unseen_brand=True)),
+        vocabulary=Count("id", filter=Q(unseen_vocabulary=True)),
+    )
     return ObservedInputs(
         sample_size=logs.count(),
+        unseen=unseen,
         category=_value_counts(logs.exclude(category=""), "category"),
         price={
             float(price): count for price, count in _value_counts(logs.exclude(price=None), "price").items()

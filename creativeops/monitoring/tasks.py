@@ -1,21 +1,15 @@
-"""The hourly drift check (beat entry "Drift report (last 24 h of predictions)").
-
-Registered under the name the beat entry was installed with (`inference.tasks.drift_report_task`,
-written to django-celery-beat's table by pipeline migration 0003): renaming it would leave every
-existing install's schedule row pointing at a task no worker knows.
-"""
+"""The hourly drift check (beat entry `creativeops.monitoring.schedule.DRIFT_REPORT`)."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
+from creativeops.core.retries import TRANSIENT_ERRORS
+from creativeops.monitoring.schedule import DRIFT_REPORT_TASK
 
 
 @shared_task(
-    name="inference.tasks.drift_report_task",
+    name=DRIFT_REPORT_TASK,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
@@ -26,7 +20,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, Co
     # Beat sends one every hour; a check still waiting after that is replaced by the next one.
     expires=3600,
 )
-def drift_report_task(model_name: str | None = None, window_hours: float = 24) -> int | None:
+def drift_report(model_name: str | None = None, window_hours: float = 24) -> int | None:
     """Write one drift report; returns its id (None: the model has no production version)."""
     from datetime import timedelta
 

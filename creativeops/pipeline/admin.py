@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
+from creativeops.core.progress import eta_postfix
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.selectors import pipeline_run_progress
 from creativeops.pipeline.services import DEFAULT_OPTIONS, pipeline_start
@@ -105,11 +106,10 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         progress = pipeline_run_progress(run)
         eta = progress.get("training_eta_seconds") if progress.get("training_status") == "running" else None
         return format_html(
-            '<progress max="100" value="{}" aria-label="pipeline progress"></progress> {}% ({}{})',
+            '<progress max="100" value="{}" aria-label="pipeline progress"></progress> {}% ({})',
             progress["percent"],
             round(progress["percent"]),
-            progress["step"] or "queued",
-            f", training ETA {eta:.0f} s" if eta else "",
+            eta_postfix(progress["step"] or "queued", eta, eta_label="training ETA"),
         )
 
     @admin.display(description="Steps")
@@ -179,7 +179,3 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/pipeline/pipelinerun/run_now.html", context)
-
-
-# The drift report admin lives in creativeops.monitoring, which is a package, not an app.
-from creativeops.monitoring import admin as _monitoring_admin  # noqa: E402, F401

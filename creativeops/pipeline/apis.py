@@ -30,8 +30,9 @@ class CanViewPipeline(BasePermission):
 
 class PipelineRunOutputSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
-    dataset_version = serializers.IntegerField(source="dataset_version.number", default=None)
-    model_version = serializers.IntegerField(source="model_version.version", default=None)
+    # None until the run has reached that step (and for ever when it failed or was skipped before).
+    dataset_version = serializers.IntegerField(source="dataset_version.number", default=None, allow_null=True)
+    model_version = serializers.IntegerField(source="model_version.version", default=None, allow_null=True)
 
     class Meta:
         model = PipelineRun
@@ -104,7 +105,12 @@ class PipelineRunDetailApi(APIView):
     permission_classes = [CanViewPipeline]
 
     @extend_schema(
-        responses={200: PipelineRunOutputSerializer}, summary="One pipeline run with its progress."
+        responses={
+            200: PipelineRunOutputSerializer,
+            403: OpenApiResponse(description="The caller lacks pipeline.view_pipelinerun."),
+            404: OpenApiResponse(description="No pipeline run has this id."),
+        },
+        summary="One pipeline run with its progress.",
     )
     def get(self, request, run_id: int):
         get_object_or_404(PipelineRun, pk=run_id)

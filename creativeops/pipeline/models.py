@@ -1,4 +1,4 @@
-"""One row per nightly (or manual) generate → snapshot → train → evaluate → register chain."""
+"""One row per nightly (or manual) run of the chain of PipelineRun.STEPS."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ class PipelineRun(models.Model):
         API = "api", "API"
         DRIFT = "drift", "Drift"
 
-    STEPS = ("generate", "snapshot", "train", "evaluate", "register")
+    # Named for what they do: `verify_artifact` checks the trained files against their manifest and
+    # the recorded checksum; `score_and_register` runs the gate (candidate and production scored on
+    # the same rows) and registers the version with its decision. Rows store these names in `steps`
+    # and `current_step` (migration 0004 renamed the old `evaluate` and `register`).
+    STEPS = ("generate", "snapshot", "train", "verify_artifact", "score_and_register")
 
     model_name = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -30,7 +34,7 @@ class PipelineRun(models.Model):
     )
     options = models.JSONField(default=dict)
     steps = models.JSONField(default=dict, help_text="Per step: status, started_at, finished_at, error.")
-    current_step = models.CharField(max_length=16, blank=True)
+    current_step = models.CharField(max_length=32, blank=True)
     dataset_version = models.ForeignKey(
         "products.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

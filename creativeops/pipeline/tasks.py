@@ -4,7 +4,7 @@
   worker that dies mid-step does not silently drop it. Redelivery comes after the broker's
   visibility timeout (settings: longer than the longest training); long before that the reaper has
   failed the run (its lease ran out) and a redelivered step finds the run ended and does nothing.
-* `autoretry_for` only transient infrastructure errors (database or broker connection), with
+* `autoretry_for` only transient infrastructure errors (`creativeops.core.retries`), with
   exponential backoff and jitter; a step that fails for a real reason marks the run failed instead.
   A step still failing after its retries marks the run failed too (`PipelineStepTask.on_failure`).
 * Soft and hard time limits: training gets the long ones (TRAINING_SOFT_TIME_LIMIT), the others
@@ -20,10 +20,9 @@ from __future__ import annotations
 from celery import Task, shared_task
 from celery.exceptions import Ignore
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
+from creativeops.core.retries import TRANSIENT_ERRORS
+
 STEP_POLICY = {
     "acks_late": True,
     "reject_on_worker_lost": True,
@@ -95,25 +94,25 @@ def pipeline_train(pipeline_run_id: int) -> int:
 
 @shared_task(
     base=PipelineStepTask,
-    pipeline_step="evaluate",
+    pipeline_step="verify_artifact",
     soft_time_limit=600,
     time_limit=660,
     **STEP_POLICY,
 )
-def pipeline_evaluate(pipeline_run_id: int) -> int:
-    return _run_step(pipeline_run_id, "evaluate")
+def pipeline_verify_artifact(pipeline_run_id: int) -> int:
+    return _run_step(pipeline_run_id, "verify_artifact")
 
 
 @shared_task(
     base=PipelineStepTask,
-    pipeline_step="register",
+    pipeline_step="score_and_register",
     # Routed to the training queue (TASK_ROUTES): the gate scores two models, CPU-bound like training.
     soft_time_limit=1800,
     time_limit=1900,
     **STEP_POLICY,
 )
-def pipeline_register(pipeline_run_id: int) -> int:
-    return _run_step(pipeline_run_id, "register")
+def pipeline_score_and_register(pipeline_run_id: int) -> int:
+    return _run_step(pipeline_run_id, "score_and_register")
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90, expires=3600)
@@ -126,7 +125,7 @@ def pipeline_nightly(**options) -> int:
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=3,
     soft_time_limit=120,

@@ -4,6 +4,8 @@ Callers import from here (`from inference import services`); the modules split t
 sub-domain.
 """
 
+from inference.services.admission import batch_generation_slot
+from inference.services.creatives import creatives_store
 from inference.services.generation import (
     GenerationResult,
     creatives_generate,
@@ -20,10 +22,12 @@ from inference.services.refresh import creatives_refresh, creatives_refresh_if_n
 
 __all__ = [
     "GenerationResult",
+    "batch_generation_slot",
     "creatives_attach_novelty",
     "creatives_generate",
     "creatives_refresh",
     "creatives_refresh_if_needed",
+    "creatives_store",
     "generation_limits",
     "items_novelty",
     "prediction_logs_flush",

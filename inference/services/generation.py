@@ -16,6 +16,7 @@ from creativeops.core.errors import ApplicationError
 from inference import metrics
 from inference.model_manager import model_get
 from inference.models import Creative, PredictionLog
+from inference.services.creatives import creatives_store
 from inference.services.novelty import items_novelty, training_profile_of_loaded
 from products.models import Product, Tone
 
@@ -43,6 +44,7 @@ class GenerationLimits:
     default_new_tokens: int
     max_title_chars: int
     max_description_chars: int
+    max_batch_tokens: int  # items × num_variants × max_new_tokens of one batch_predict request
 
 
 def generation_limits() -> GenerationLimits:
@@ -56,6 +58,7 @@ def generation_limits() -> GenerationLimits:
         default_new_tokens=min(DEFAULT_NEW_TOKENS, max_new_tokens),
         max_title_chars=int(config["PREDICT_MAX_TITLE_CHARS"]),
         max_description_chars=int(config["PREDICT_MAX_DESCRIPTION_CHARS"]),
+        max_batch_tokens=int(config["PREDICT_MAX_BATCH_TOKENS"]),
     )
 
 
@@ -141,18 +144,18 @@ def creatives_generate(
 
     novelty = items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded))
     logs = (
-        _prediction_logs(inputs, tones, loaded.version_id, endpoint, latency_ms)
+        _prediction_logs(inputs, tones, novelty, loaded.version_id, endpoint, latency_ms)
         if source != Creative.Source.REFRESH
         else []
     )
     pending = logs if defer_logging else []
     logs = [] if defer_logging else logs
     rows = _creative_rows(generated, products, loaded.version_id, source)
-    # One transaction only when there are two writes: a lone insert commits by itself, one round trip less.
+    # One transaction only when there are two writes: `creatives_store` alone is atomic by itself.
     with transaction.atomic() if logs and rows else contextlib.nullcontext():
         if logs:
             PredictionLog.objects.bulk_create(logs)
-        stored = _store_creatives(rows, source)
+        stored = creatives_store(rows=rows, source=source)
     return GenerationResult(
         model_name=loaded.name,
         model_version=loaded.version,
@@ -213,7 +216,9 @@ def _clean_creative(creative: dict) -> dict:
     }
 
 
-def _prediction_logs(inputs, tones, version_id: int, endpoint: str, latency_ms: float) -> list[PredictionLog]:
+def _prediction_logs(
+    inputs, tones, novelty, version_id: int, endpoint: str, latency_ms: float
+) -> list[PredictionLog]:
     return [
         PredictionLog(
             model_version_id=version_id,
@@ -224,8 +229,11 @@ def _prediction_logs(inputs, tones, version_id: int, endpoint: str, latency_ms: 
             description_length=len(item.get("description") or ""),
             tone=item_tone,
             latency_ms=latency_ms,
+            unseen_category="category" in item_novelty["unseen"],
+            unseen_brand="brand" in item_novelty["unseen"],
+            unseen_vocabulary="vocabulary" in item_novelty["unseen"],
         )
-        for item, item_tone in zip(inputs, tones, strict=True)
+        for item, item_tone, item_novelty in zip(inputs, tones, novelty, strict=True)
     ]
 
 
@@ -246,13 +254,3 @@ def _creative_rows(generated, products, version_id: int, source: str) -> list[Cr
         if product is not None
         for creative in variants
     ]
-
-
-def _store_creatives(rows: list[Creative], source: str) -> list[Creative]:
-    if not rows:
-        return []
-    if source == Creative.Source.REFRESH:
-        # A refresh run twice for one promotion (redelivered message, manual rerun) writes once.
-        Creative.objects.bulk_create(rows, ignore_conflicts=True)
-        return rows
-    return Creative.objects.bulk_create(rows)

@@ -97,6 +97,9 @@ def creatives_refresh(
     refresh.done = _written(version)
     refresh.error = ""
     refresh.save()
+    if refresh.done >= refresh.total:
+        # Nothing to write (an empty catalog, or all written): no reason to load the model here.
+        return _finish(refresh, CreativeRefresh.Status.SUCCEEDED)
     try:
         loaded = model_get(name=version.name, check_now=True)
         if loaded.version_id != version.pk:

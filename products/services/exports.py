@@ -1,6 +1,8 @@
 """Exporting the catalog as CSV in exactly the format the importer reads (an export imports back
 unchanged): one row per reference creative, a product without creatives as one row with empty
-tone, headline, body and cta."""
+tone, headline, body and cta. Every cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
+`@`, tab, carriage return) is written with a leading apostrophe, as the creatives export does; the
+importer removes that apostrophe again (creativeops/core/spreadsheet.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 
+from creativeops.core.spreadsheet import spreadsheet_cell
 from products.models import Product
 from products.services.import_files import CATALOG_COLUMNS
 
@@ -39,9 +42,10 @@ def catalog_csv_rows(*, products: QuerySet[Product] | Iterable[Product]) -> Iter
         ]
         creatives = sorted(product.reference_creatives.all(), key=lambda creative: creative.tone)
         if not creatives:
-            yield [*fields, "", "", "", ""]
+            yield [spreadsheet_cell(value) for value in (*fields, "", "", "", "")]
         for creative in creatives:
-            yield [*fields, creative.tone, creative.headline, creative.body, creative.cta]
+            values = (*fields, creative.tone, creative.headline, creative.body, creative.cta)
+            yield [spreadsheet_cell(value) for value in values]
 
 
 def catalog_csv_lines(*, products: QuerySet[Product] | Iterable[Product]) -> Iterator[str]:

@@ -1,8 +1,11 @@
 """Reading a catalog file into rows that carry their line number: the importer's first step.
 
 CSV (UTF-8 with or without BOM; comma, semicolon or tab separated, told by the header line) or JSON
-(a list of product objects or `{"products": [...]}`). A file that cannot be read at all is refused
-with an `ApplicationError` (field "file"); a row that is malformed carries its own issues.
+(a list of product objects or `{"products": [...]}`). In CSV, an apostrophe before a cell that starts
+with a formula character (`'=…`, `'+…`, `'-…`, `'@…`) or another apostrophe is dropped: that is how
+the catalog export keeps spreadsheets from running cells as formulas. A file that cannot be read at
+all is refused with an `ApplicationError` (field "file"); a row that is malformed carries its own
+issues.
 """
 
 from __future__ import annotations
@@ -19,22 +22,40 @@ from typing import IO, Any
 from django.conf import settings
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.json_input import JSONInputError, json_input_loads
+from creativeops.core.spreadsheet import spreadsheet_cell_restore
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("sku", "title", "category", "brand", "description", "price", "rating")
 CREATIVE_COLUMNS: tuple[str, ...] = ("tone", "headline", "body", "cta")
 CATALOG_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + CREATIVE_COLUMNS
+# Python's csv module refuses a whole file at its first cell above 131,072 characters. The reader's
+# limit is lifted to the file limit (no cell can be larger than the file), and a cell above this
+# limit is reported as its row's problem, by line and column, while the other rows are imported.
+CSV_CELL_MAX_CHARS = 131_072
 
 
 @dataclass(frozen=True)
 class ImportIssue:
-    """One problem: `line` and `field` are None for a problem of the whole row or file."""
+    """One problem: `line` and `field` are None for a problem of the whole row or file. In a JSON
+    file, where many products share a line, `item` (1 for the first product) and `sku` say which."""
 
     line: int | None
     field: str | None
     message: str
+    item: int | None = None
+    sku: str | None = None
+
+    @property
+    def where(self) -> str:
+        """e.g. "line 1, item 3 (sku 'AB-1')" or "line 12"."""
+        parts = [f"line {self.line}" if self.line else "", f"item {self.item}" if self.item else ""]
+        where = ", ".join(part for part in parts if part)
+        if self.sku:
+            where += f" (sku {self.sku!r})" if where else f"sku {self.sku!r}"
+        return where
 
     def __str__(self) -> str:
-        where = ", ".join(part for part in (self.line and f"line {self.line}", self.field) if part)
+        where = ", ".join(part for part in (self.where, self.field) if part)
         return f"{where}: {self.message}" if where else self.message
 
 
@@ -46,6 +67,7 @@ class RawRow:
     values: dict[str, Any]
     nested_creatives: Any = None
     issues: tuple[ImportIssue, ...] = ()
+    item: int | None = None  # JSON: the product's position in the list, from 1
 
 
 def read_catalog_file(*, file: IO[bytes], filename: str) -> tuple[str, Iterator[RawRow]]:
@@ -98,6 +120,8 @@ def _decode(data: bytes, filename: str) -> str:
 def _csv_rows(text: str, filename: str) -> Iterator[RawRow]:
     header_line = text[: text.find("\n")] if "\n" in text else text
     delimiter = max((",", ";", "\t"), key=header_line.count)
+    # Process-wide, and only ever raised: the file itself is capped at IMPORT_MAX_FILE_BYTES.
+    csv.field_size_limit(max(csv.field_size_limit(), settings.IMPORT_MAX_FILE_BYTES))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -137,24 +161,32 @@ def _csv_data_rows(reader, header: list[str], filename: str) -> Iterator[RawRow]
             )
         if not any(value.strip() for value in values):
             continue  # blank line
-        issues = ()
+        issues = []
         if len(values) > len(header):
-            issues = (
-                ImportIssue(
-                    line, None, f"Row has {len(values)} values but the header has {len(header)} columns."
-                ),
-            )
-        yield RawRow(line=line, values=dict(zip(header, values, strict=False)), issues=issues)
+            message = f"Row has {len(values)} values but the header has {len(header)} columns."
+            issues.append(ImportIssue(line, None, message))
+        # An exported catalog quotes formula-like cells with an apostrophe; it is not part of the value.
+        row = {name: spreadsheet_cell_restore(value) for name, value in zip(header, values, strict=False)}
+        for name, value in row.items():
+            if len(value) > CSV_CELL_MAX_CHARS:
+                message = (
+                    f"{name} is {len(value):,} characters long; "
+                    f"the limit for a cell is {CSV_CELL_MAX_CHARS:,}."
+                )
+                issues.append(ImportIssue(line, name, message))
+        yield RawRow(line=line, values=row, issues=tuple(issues))
 
 
 def _json_rows(text: str, filename: str) -> Iterator[RawRow]:
     try:
-        document = json.loads(text)
+        document = json_input_loads(text)
     except json.JSONDecodeError as error:
         raise ApplicationError(
             f"{filename} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.",
             field="file",
         )
+    except JSONInputError as error:
+        raise ApplicationError(f"{filename} is not read: {error}", field="file")
     wrapped = isinstance(document, dict) and isinstance(document.get("products"), list)
     if not (isinstance(document, list) or wrapped):
         raise ApplicationError(
@@ -166,10 +198,10 @@ def _json_rows(text: str, filename: str) -> Iterator[RawRow]:
         line = lines[index] if index < len(lines) else index + 1
         if not isinstance(item, dict):
             issue = ImportIssue(line, None, f"Product {index + 1} is not an object but {json_type(item)}.")
-            yield RawRow(line=line, values={}, issues=(issue,))
+            yield RawRow(line=line, values={}, issues=(issue,), item=index + 1)
             continue
         values = {key.strip().lower(): value for key, value in item.items()}
-        yield RawRow(line=line, values=values, nested_creatives=values.pop("creatives", None))
+        yield RawRow(line=line, values=values, nested_creatives=values.pop("creatives", None), item=index + 1)
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from django.db import transaction
 
+from creativeops.core.text import forbidden_character
 from products.models import Product, ReferenceCreative, Tone
 from products.ood import OOD_SKU_PREFIX
 from products.services.catalog import chunked
@@ -44,6 +45,8 @@ PREVIEW_ROWS = 20
 STORE_BATCH = 500
 PRICE_MAX = Decimal("99999999.99")
 RATING_MAX = Decimal(5)
+PRICE_PLACES = Product._meta.get_field("price").decimal_places
+RATING_PLACES = Product._meta.get_field("rating").decimal_places
 _TEXT_LIMITS: dict[str, int] = {
     **{name: Product._meta.get_field(name).max_length for name in ("sku", "title", "category", "brand")},
     "description": Product._meta.get_field("description").max_length,
@@ -136,7 +139,7 @@ def products_import(*, file: IO[bytes], filename: str, actor=None, dry_run: bool
     preview: list[tuple[RawRow, list[ImportIssue]]] = []
     for raw in raw_rows:
         report.rows += 1
-        issues = list(raw.issues) or _reserved_sku(raw) or _accept_row(raw, products)
+        issues = _located(raw, list(raw.issues) or _reserved_sku(raw) or _accept_row(raw, products))
         if issues:
             report.rejected_rows += 1
             report.errors.extend(issues)
@@ -161,6 +164,15 @@ def products_import(*, file: IO[bytes], filename: str, actor=None, dry_run: bool
     return report
 
 
+def _located(raw: RawRow, issues: list[ImportIssue]) -> list[ImportIssue]:
+    """A JSON file's issues also name the product's position and sku: one line may hold them all."""
+    if raw.item is None or not issues:
+        return issues
+    sku = raw.values.get("sku")
+    sku = sku.strip() if isinstance(sku, str) and sku.strip() else None
+    return [replace(issue, item=raw.item, sku=sku) for issue in issues]
+
+
 def products_validate(*, file: IO[bytes], filename: str) -> tuple[list[ImportedProduct], list[ImportIssue]]:
     """The products a file holds and the issues of its rejected rows, checked exactly as
     `products_import` checks them, without touching the database."""
@@ -168,7 +180,7 @@ def products_validate(*, file: IO[bytes], filename: str) -> tuple[list[ImportedP
     products: dict[str, ImportedProduct] = {}
     issues: list[ImportIssue] = []
     for raw in raw_rows:
-        issues.extend(raw.issues if raw.issues else _accept_row(raw, products))
+        issues.extend(_located(raw, list(raw.issues) if raw.issues else _accept_row(raw, products)))
     return list(products.values()), issues
 
 
@@ -246,8 +258,10 @@ def _creative_text(creative: ImportedCreative) -> tuple[str, str, str]:
 def _validate_product(raw: RawRow, issues: list[ImportIssue]) -> ImportedProduct | None:
     line = raw.line
     values = {name: _text(raw.values, name, line, issues, required=True) for name in REQUIRED_COLUMNS}
-    price = _decimal(values["price"], "price", line, issues, places=2, low=None, high=PRICE_MAX)
-    rating = _decimal(values["rating"], "rating", line, issues, places=None, low=Decimal(0), high=RATING_MAX)
+    price = _decimal(values["price"], "price", line, issues, places=PRICE_PLACES, low=None, high=PRICE_MAX)
+    rating = _decimal(
+        values["rating"], "rating", line, issues, places=RATING_PLACES, low=Decimal(0), high=RATING_MAX
+    )
     if issues:
         return None
     return ImportedProduct(
@@ -332,8 +346,9 @@ def _text(
         return ""
     value = str(value).strip()
     limit = _TEXT_LIMITS.get(name)
-    if "\x00" in value:  # PostgreSQL cannot store it in text; no real catalog value holds one
-        issues.append(ImportIssue(line, prefix + name, f"{name} contains a NUL character (byte 0x00)."))
+    forbidden = forbidden_character(value)
+    if forbidden:  # see creativeops/core/text.py: refused, never silently stripped
+        issues.append(ImportIssue(line, prefix + name, f"{name} contains {forbidden}; remove it."))
     elif required and not value:
         issues.append(ImportIssue(line, prefix + name, f"{name} is empty; every product needs one."))
     elif limit and len(value) > limit:
@@ -346,10 +361,10 @@ def _text(
 
 
 def _decimal(
-    raw: str, name: str, line: int, issues: list[ImportIssue], *, places: int | None, low, high
+    raw: str, name: str, line: int, issues: list[ImportIssue], *, places: int, low, high
 ) -> Decimal | None:
-    """Prices keep their exact cents (more decimals are refused, never rounded away); a rating is an
-    average, so it is rounded to the one decimal the catalog stores."""
+    """One rule for every number: it is stored exactly as written or refused, never rounded. A price
+    has at most PRICE_PLACES decimals, a rating at most RATING_PLACES (what the catalog stores)."""
     if not raw:
         return None  # already reported as empty
     try:
@@ -368,10 +383,10 @@ def _decimal(
     if number > high:
         issues.append(ImportIssue(line, name, f"{name} must be at most {high}; got {raw}."))
         return None
-    if places is None:
-        return number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     if number != number.quantize(Decimal(1).scaleb(-places)):
-        issues.append(ImportIssue(line, name, f"{name} '{raw}' has more than {places} decimal places."))
+        plural = "place" if places == 1 else "places"
+        message = f"{name} '{raw}' has more than {places} decimal {plural}."
+        issues.append(ImportIssue(line, name, message))
         return None
     return number.quantize(Decimal(1).scaleb(-places))
 

@@ -28,10 +28,10 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import connection, transaction
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.numbering import number_next, numbered_create
 from products import dataset_stats
 from products.generator import TONES, GeneratedProduct, generate_catalog
 from products.models import DatasetVersion
@@ -54,11 +54,8 @@ SNAPSHOT_SCHEMA = pa.schema(
 )
 _PRODUCT_COLUMNS = ("id", "sku", "title", "category", "brand", "description", "price", "rating")
 _CREATIVE_COLUMNS = ("product_id", "tone", "headline", "body", "cta")
-# One key for "number the next dataset version", shared by every process on the database.
-NUMBERING_LOCK_KEY = (
-    int.from_bytes(hashlib.sha256(b"products.DatasetVersion.number").digest()[:8], "big") >> 1
-)
-NUMBERING_ATTEMPTS = 5
+# The advisory lock (creativeops.core.locks) every process takes to number the next dataset version.
+NUMBERING_LOCK_NAME = "products.DatasetVersion.number"
 
 
 def split_for_sku(sku: str) -> str:
@@ -310,43 +307,31 @@ def _version_write(
         "created_by": actor if getattr(actor, "pk", None) else None,
         "note": note[:200],
     }
-    for attempt in range(1, NUMBERING_ATTEMPTS + 1):
-        try:
-            version = _number_and_store(payload, fields, existing)
-        except IntegrityError:
-            # SQLite has no advisory lock: a concurrent snapshot took the number; take the next one.
-            logger.warning("Dataset version number taken by a concurrent snapshot (attempt %d)", attempt)
-            continue
-        logger.info("Dataset version %d written: %s", version.number, version.file)
-        return version
-    raise ApplicationError(
-        f"Could not number the dataset version after {NUMBERING_ATTEMPTS} attempts: other snapshots kept "
-        "taking the next number. Try again.",
-        status_code=409,
+    version = numbered_create(
+        lock_name=NUMBERING_LOCK_NAME,
+        create=lambda: _number_and_store(payload, fields, existing),
+        what="the dataset version",
     )
+    logger.info("Dataset version %d written: %s", version.number, version.file)
+    return version
 
 
 def _number_and_store(
     payload: bytes, fields: dict, existing: Callable[[], DatasetVersion | None] | None
 ) -> DatasetVersion:
-    """Under the numbering lock: max + 1, write the file once, insert the row (unique number as backstop)."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NUMBERING_LOCK_KEY])
-        found = existing() if existing else None
-        if found is not None:
-            return found
-        number = (DatasetVersion.objects.aggregate(last=Max("number"))["last"] or 0) + 1
-        name = default_storage.save(
-            f"datasets/v{number}-{fields['sha256'][:12]}.parquet", ContentFile(payload)
-        )
-        try:
-            with transaction.atomic():
-                return DatasetVersion.objects.create(number=number, file=name, **fields)
-        except BaseException:
-            default_storage.delete(name)
-            raise
+    """Under the numbering lock: the existing version if any, else max + 1, write the file once,
+    insert the row (the unique number is the backstop)."""
+    found = existing() if existing else None
+    if found is not None:
+        return found
+    number = number_next(DatasetVersion.objects.all(), "number")
+    name = default_storage.save(f"datasets/v{number}-{fields['sha256'][:12]}.parquet", ContentFile(payload))
+    try:
+        with transaction.atomic():
+            return DatasetVersion.objects.create(number=number, file=name, **fields)
+    except BaseException:
+        default_storage.delete(name)
+        raise
 
 
 # --------------------------------------------------------------------------------------------

@@ -296,18 +296,20 @@ def _load(path):
 def _load_production(production: ModelVersion | None):
     """(generator, None) or (None, why it could not be used): a broken production must not block a fix."""
     from creativeops.core.errors import ApplicationError
-    from training.ml.artifact import ArtifactIntegrityError, sha256_of_directory
-    from training.storage import artifact_local_path
+    from training.storage import artifact_verify
 
     if production is None:
         return None, None
     try:
-        path = artifact_local_path(production.artifact_uri)
-        if sha256_of_directory(path) != production.artifact_sha256:
-            return None, f"its artifact checksum differs from the recorded {production.artifact_sha256[:12]}"
-        return _load(path), None
-    except (ArtifactIntegrityError, ApplicationError) as error:
-        return None, str(getattr(error, "message", error))
+        path = artifact_verify(
+            uri=production.artifact_uri,
+            sha256=production.artifact_sha256,
+            owner=f"{production.name} v{production.version}",
+            refused="was not scored",
+        )
+    except ApplicationError as error:
+        return None, error.message
+    return _load(path), None
 
 
 def evaluate_candidate(

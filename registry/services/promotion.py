@@ -18,10 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
-from registry import selectors
+from creativeops.core.locks import advisory_xact_lock
+from registry import selectors, signals
 from registry.models import ModelVersion, RegistryEvent
 from registry.services import events
-from registry.services.locks import PRODUCTION, lock_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +59,16 @@ def _label(version: ModelVersion) -> str:
 
 def _verify_artifact(version: ModelVersion, *, refused: str) -> None:
     """The files must still be the ones the gate evaluated: manifest checksums and the recorded sha."""
-    from training.ml.artifact import ArtifactIntegrityError, sha256_of_directory, verify_artifact
-    from training.storage import artifact_local_path
+    from training.storage import artifact_verify
 
     if version.pruned_at is not None:
         raise ApplicationError(
             f"The artifact of {_label(version)} was deleted by retention on {version.pruned_at:%Y-%m-%d}; "
             f"it {refused}."
         )
-    try:
-        path = artifact_local_path(version.artifact_uri)
-        verify_artifact(path)
-        actual = sha256_of_directory(path)
-    except ArtifactIntegrityError as error:
-        raise ApplicationError(
-            f"The artifact of {_label(version)} failed verification ({error}); it {refused}."
-        )
-    except ApplicationError as error:
-        raise ApplicationError(f"{error.message} {_label(version)} {refused}.", status_code=error.status_code)
-    if actual != version.artifact_sha256:
-        raise ApplicationError(
-            f"The artifact of {_label(version)} changed after registration: its checksum is {actual[:12]}…, "
-            f"the registry recorded {version.artifact_sha256[:12]}…; it {refused}."
-        )
+    artifact_verify(
+        uri=version.artifact_uri, sha256=version.artifact_sha256, owner=_label(version), refused=refused
+    )
 
 
 def _locked_production(name: str) -> ModelVersion | None:
@@ -114,11 +101,16 @@ def _queue_mirror(version_ids: list[int]) -> None:
         mirror_to_mlflow.delay(version_id)
 
 
+def _announce_production_change(name: str) -> None:
+    signals.production_changed.send(sender=ModelVersion, name=name)
+
+
 def registry_side_effects_on_commit(name: str, version_ids: list[int], *, production_changed: bool) -> None:
     """Side effects of a committed change. `robust`: a cache or broker outage is logged, and must not
     turn a committed promotion into an error page (catch-up and the DB fallback recover)."""
     if production_changed:
         transaction.on_commit(partial(production_key_bump, name=name), robust=True)
+        transaction.on_commit(partial(_announce_production_change, name), robust=True)
     transaction.on_commit(partial(_queue_mirror, version_ids), robust=True)
 
 
@@ -128,6 +120,10 @@ def _production_side_effects(target: ModelVersion, current: ModelVersion | None)
 
 
 def _set_production(target: ModelVersion, current: ModelVersion | None, actor) -> None:
+    """`target` becomes production and `current` (read under the lock) archived. The version returned
+    to the caller carries `replaced_production`: what THIS transaction archived (None if nothing was in
+    production), which under concurrent promotions may differ from what the caller saw beforehand."""
+    target.replaced_production = current
     now = timezone.now()
     if current is not None:
         current.status = Status.ARCHIVED
@@ -140,11 +136,16 @@ def _set_production(target: ModelVersion, current: ModelVersion | None, actor) -
     target.save(update_fields=["status", "promoted_at", "promoted_by", "mlflow_synced"])
 
 
+def lock_production(name: str) -> None:
+    """Serialise changes of `name`'s production version (inside atomic(); creativeops.core.locks)."""
+    advisory_xact_lock(f"creativeops.registry:production:{name}")
+
+
 def _production_change(name: str, body):
     """Run `body()` in one transaction under the name's production lock; a lost race becomes a 409."""
     try:
         with transaction.atomic():
-            lock_model_name(name, PRODUCTION)
+            lock_production(name)
             return body()
     except IntegrityError:
         logger.warning("Concurrent change of %s hit the one-production constraint", name, exc_info=True)
@@ -163,7 +164,8 @@ def model_version_promote(
     expected_production: int | None = None,
     actor_label: str | None = None,
 ) -> ModelVersion:
-    """Approve and promote a candidate; the previous production becomes archived.
+    """Approve and promote a candidate; the previous production becomes archived (and is the returned
+    version's `replaced_production`).
 
     A rejected version needs `force=True` and the override permission (an `override_promote` event).
     `expected_production`: the production version number the caller saw (NO_PRODUCTION for none);
@@ -325,7 +327,7 @@ def model_version_archive(
     reason = clean_reason(reason)
     _require_permission(actor, "archive_modelversion", "archive")
     with transaction.atomic():
-        lock_model_name(version.name, PRODUCTION)
+        lock_production(version.name)
         target = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if target.status == Status.PRODUCTION:
             raise ApplicationError(

@@ -6,20 +6,16 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.numbering import number_next, numbered_create
 from registry import selectors
 from registry.models import ModelVersion
 from registry.services import events
 from registry.services.gate import GateDecision, evaluate_candidate
-from registry.services.locks import NUMBERING, lock_model_name
 from registry.services.promotion import model_version_auto_promote, registry_side_effects_on_commit
 
 logger = logging.getLogger(__name__)
-
-NUMBERING_ATTEMPTS = 5
 
 
 def model_version_register(
@@ -71,75 +67,64 @@ def _run_gate(training_run, production: ModelVersion | None) -> GateDecision:
     """Read the candidate's dataset version, the golden set and the out-of-distribution set (each
     checksum-verified) and score."""
     from products.services import dataset_version_create_golden, dataset_version_read
-    from training.ml.artifact import ArtifactIntegrityError, sha256_of_directory
     from training.services.ood import ood_frame_read
-    from training.storage import artifact_local_path
+    from training.storage import artifact_verify
 
-    path = artifact_local_path(training_run.artifact_uri)
-    try:
-        actual = sha256_of_directory(path)
-        if actual != training_run.artifact_sha256:
-            raise ArtifactIntegrityError(
-                f"checksum {actual[:12]}… differs from the training run's "
-                f"{training_run.artifact_sha256[:12]}…"
-            )
-        config = settings.CREATIVEOPS
-        golden = dataset_version_create_golden(seed=config["GOLDEN_SET_SEED"], size=config["GOLDEN_SET_SIZE"])
-        return evaluate_candidate(
-            candidate_artifact=path,
-            production=production,
-            test_frame=dataset_version_read(version=training_run.dataset_version),
-            golden_frame=dataset_version_read(version=golden),
-            ood_frame=ood_frame_read(),
-        )
-    except ArtifactIntegrityError as error:
-        raise ApplicationError(
-            f"The artifact of training run #{training_run.pk} failed verification ({error}); "
-            "it was not registered."
-        )
+    path = artifact_verify(
+        uri=training_run.artifact_uri,
+        sha256=training_run.artifact_sha256,
+        owner=f"training run #{training_run.pk}",
+        refused="was not registered",
+    )
+    config = settings.CREATIVEOPS
+    golden = dataset_version_create_golden(seed=config["GOLDEN_SET_SEED"], size=config["GOLDEN_SET_SIZE"])
+    return evaluate_candidate(
+        candidate_artifact=path,
+        production=production,
+        test_frame=dataset_version_read(version=training_run.dataset_version),
+        golden_frame=dataset_version_read(version=golden),
+        ood_frame=ood_frame_read(),
+    )
 
 
 def _create_version(
     training_run, name: str, production: ModelVersion | None, decision: GateDecision, actor
 ) -> tuple[ModelVersion, bool]:
-    """Insert with the next number. PostgreSQL serialises numbering with an advisory lock; on SQLite
-    two writers can still pick the same number, and the unique constraint makes the loser retry."""
-    for attempt in range(1, NUMBERING_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                lock_model_name(name, NUMBERING)
-                existing = ModelVersion.objects.filter(training_run=training_run).first()
-                if existing is not None:
-                    return existing, False
-                version = _insert(training_run, name, decision)
-                events.register_event(version=version, production=production, actor=actor)
-                if not decision.passed:
-                    events.reject_event(
-                        version=version,
-                        production=production,
-                        actor=None,
-                        reason=f"Rejected by the evaluation gate: {decision.reason}",
-                    )
-                registry_side_effects_on_commit(name, [version.pk], production_changed=False)
-                return version, True
-        except IntegrityError:
-            existing = ModelVersion.objects.filter(training_run=training_run).first()
-            if existing is not None:
-                return existing, False
-            if attempt == NUMBERING_ATTEMPTS:
-                raise ApplicationError(
-                    f"Could not number a new version of {name} after {attempt} attempts; try again.",
-                    status_code=409,
-                )
-            logger.info("Version number of %s taken concurrently; retrying (%s)", name, attempt)
-    raise AssertionError("unreachable")
+    """Insert with the next number of `name` (creativeops.core.numbering); a concurrent delivery of
+    the same training run that registered it first wins, and its version is returned."""
+
+    def existing() -> tuple[ModelVersion, bool] | None:
+        found = ModelVersion.objects.filter(training_run=training_run).first()
+        return (found, False) if found is not None else None
+
+    def create() -> tuple[ModelVersion, bool]:
+        found = existing()
+        if found is not None:
+            return found
+        version = _insert(training_run, name, decision)
+        events.register_event(version=version, production=production, actor=actor)
+        if not decision.passed:
+            events.reject_event(
+                version=version,
+                production=production,
+                actor=None,
+                reason=f"Rejected by the evaluation gate: {decision.reason}",
+            )
+        registry_side_effects_on_commit(name, [version.pk], production_changed=False)
+        return version, True
+
+    return numbered_create(
+        lock_name=f"creativeops.registry:numbering:{name}",
+        create=create,
+        on_conflict=existing,
+        what=f"a new version of {name}",
+    )
 
 
 def _insert(training_run, name: str, decision: GateDecision) -> ModelVersion:
-    last = ModelVersion.objects.filter(name=name).aggregate(last=Max("version"))["last"] or 0
     return ModelVersion.objects.create(
         name=name,
-        version=last + 1,
+        version=number_next(ModelVersion.objects.filter(name=name), "version"),
         training_run=training_run,
         metrics=training_run.metrics or {},
         evaluation=decision.evaluation,

@@ -66,7 +66,17 @@ def context(browser, live_server):
 
 @pytest.fixture
 def page(context):
-    return context.new_page()
+    """A tab; the test fails if the browser reports a Content-Security-Policy violation on any page."""
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda message: _note_csp_violation(message, violations))
+    yield tab
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+
+
+def _note_csp_violation(message, violations: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        violations.append(message.text)
 
 
 @pytest.fixture
@@ -96,7 +106,9 @@ def migrated_data(transactional_db):
     from django.contrib.auth.models import Group, Permission
 
     from creativeops.core.roles import ROLE_PERMISSIONS
-    from creativeops.pipeline.schedule import install_periodic_tasks
+    from creativeops.core.schedule import install_periodic_tasks
+    from creativeops.monitoring import schedule as monitoring_schedule
+    from creativeops.pipeline import schedule as pipeline_schedule
 
     for name, pairs in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
@@ -106,7 +118,7 @@ def migrated_data(transactional_db):
                 for app, codename in pairs
             ]
         )
-    install_periodic_tasks(apps)
+    install_periodic_tasks(apps, {**pipeline_schedule.PERIODIC_TASKS, **monitoring_schedule.PERIODIC_TASKS})
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from inference.models import Creative
 from registry.models import ModelVersion
 from tests.browser.conftest import log_in
-from tests.factories.inference import model_version_with_artifact
+from tests.factories.registry import model_version_with_artifact
 from tests.pages.builders import make_creative, make_model_version, make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -33,7 +33,9 @@ def shop(tiny_artifact, marketer):
     """A production model with a real artifact (so "Regenerate" really generates), an archived earlier
     version, and stored creatives for a small catalog."""
     archived = make_model_version(1, status=ModelVersion.Status.ARCHIVED)
-    production = model_version_with_artifact(tiny_artifact, version=2, status=ModelVersion.Status.PRODUCTION)
+    production = model_version_with_artifact(
+        source=tiny_artifact, version=2, status=ModelVersion.Status.PRODUCTION
+    )
     products = {}
     for sku, title, category, brand, price in CATALOG:
         product = make_product(sku, title=title, category=category, brand=brand, price=Decimal(price))

@@ -11,9 +11,8 @@ from playwright.sync_api import expect
 from creativeops.pipeline.models import PipelineRun
 from registry.models import ModelVersion, RegistryEvent
 from tests.browser.conftest import log_in
-from tests.factories.inference import model_version_with_artifact
 from tests.factories.pipeline import PipelineRunFactory
-from tests.factories.registry import evaluation_for
+from tests.factories.registry import evaluation_for, model_version_with_artifact
 from tests.pages.builders import make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -23,8 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 def registry_with_candidate(tiny_artifact, operator):
     """v1 in production, v2 a candidate that beat it at evaluation; both with real artifacts."""
     make_product("OUT-001", title="Ridgeway Storm Tent 2P", category="Outdoor", brand="Ridgeway")
-    v1 = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
-    v2 = model_version_with_artifact(tiny_artifact, version=2, status=ModelVersion.Status.CANDIDATE)
+    v1 = model_version_with_artifact(source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    v2 = model_version_with_artifact(source=tiny_artifact, version=2, status=ModelVersion.Status.CANDIDATE)
     ModelVersion.objects.filter(pk=v1.pk).update(
         metrics={"rouge_l": 0.31}, evaluation=evaluation_for(test=0.31, golden=0.29)
     )

@@ -1,7 +1,8 @@
-"""Builders for the drift tests: a production model trained on a real dataset version, and prediction logs.
+"""Builders for the drift tests: prediction logs, as serving writes them, and the inputs they log.
 
-The dataset version is cut by the products service from stored generated products, so its statistics
-are written by the real statistics code, exactly the baseline the drift check reads in production.
+The baseline is a model version (`tests.factories.registry.ModelVersionFactory`) trained on a real
+dataset version (`tests.factories.products.dataset_version_from_catalog`), whose statistics are
+written by the real statistics code: exactly the baseline the drift check reads in production.
 """
 
 from __future__ import annotations
@@ -10,42 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.utils import timezone
-
 from inference.models import PredictionLog
-from products.models import DatasetVersion, Product
-from products.services.catalog import product_bulk_upsert_generated
-from products.services.snapshots import dataset_version_create
+from products.models import Product
 from registry.models import ModelVersion
-from training.models import TrainingRun
-
-
-def dataset_version_from_generated(*, count: int = 120, seed: int = 7) -> DatasetVersion:
-    product_bulk_upsert_generated(count=count, seed=seed)
-    return dataset_version_create(trigger=DatasetVersion.Trigger.MANUAL, note="drift test baseline")
-
-
-def model_version_make(
-    *,
-    dataset_version: DatasetVersion,
-    version: int = 1,
-    status: str = ModelVersion.Status.PRODUCTION,
-    name: str | None = None,
-) -> ModelVersion:
-    training_run = TrainingRun.objects.create(
-        dataset_version=dataset_version, preset="tiny", status=TrainingRun.Status.SUCCEEDED
-    )
-    return ModelVersion.objects.create(
-        name=name or settings.CREATIVEOPS["DEFAULT_MODEL_NAME"],
-        version=version,
-        training_run=training_run,
-        gate_passed=True,
-        artifact_uri=f"models/drift-test-v{version}",
-        artifact_sha256="0" * 64,
-        status=status,
-        promoted_at=timezone.now() if status == ModelVersion.Status.PRODUCTION else None,
-    )
 
 
 def prediction_logs_make(
@@ -66,6 +34,9 @@ def prediction_logs_make(
             description_length=item["description_length"],
             tone=item.get("tone", "bold"),
             latency_ms=12.5,
+            unseen_category=item.get("unseen_category", False),
+            unseen_brand=item.get("unseen_brand", False),
+            unseen_vocabulary=item.get("unseen_vocabulary", False),
         )
         for item in inputs
     )

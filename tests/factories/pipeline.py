@@ -41,6 +41,12 @@ class PipelineRunFactory(factory.django.DjangoModelFactory):
     lease_expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=10))
 
     class Params:
+        succeeded = factory.Trait(
+            status=PipelineRun.Status.SUCCEEDED,
+            started_at=factory.LazyFunction(timezone.now),
+            finished_at=factory.LazyFunction(timezone.now),
+            steps=factory.LazyFunction(lambda: {step: {"status": "succeeded"} for step in PipelineRun.STEPS}),
+        )
         running = factory.Trait(
             status=PipelineRun.Status.RUNNING,
             current_step="train",

@@ -1,4 +1,10 @@
-"""Factories of the catalog: products with their reference creatives, and catalog files to import."""
+"""Factories of the catalog: products with their reference creatives, dataset versions, and catalog
+files to import.
+
+`DatasetVersionFactory` makes rows only (no file: for tests that never read it);
+`dataset_version_from_catalog` stores generated products and cuts a real dataset version through the
+products services, so its file, checksum and statistics are exactly what production writes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from decimal import Decimal
 
 import factory
 
-from products.models import Product, ReferenceCreative, Tone
+from products.models import DatasetVersion, Product, ReferenceCreative, Tone
 
 CATALOG_HEADER = [
     "sku",
@@ -63,6 +69,29 @@ class ReferenceCreativeFactory(factory.django.DjangoModelFactory):
     )
     body = "Room for 2 people and ripstop nylon that sheds rain."
     cta = "Shop now"
+
+
+class DatasetVersionFactory(factory.django.DjangoModelFactory):
+    """A dataset version row without a file (numbers far above what a test's snapshots reach)."""
+
+    class Meta:
+        model = DatasetVersion
+
+    number = factory.Sequence(lambda n: 50_000 + n)
+    file = factory.LazyAttribute(lambda version: f"datasets/v{version.number}.parquet")
+    sha256 = factory.LazyAttribute(lambda version: f"{version.number:064x}")
+    size_bytes = 4096
+    row_count = 400
+    product_count = 100
+    split_counts = factory.LazyFunction(lambda: {"train": 80, "validation": 10, "test": 10})
+
+
+def dataset_version_from_catalog(*, products: int = 100, seed: int = 11, note: str = "") -> DatasetVersion:
+    """Store `products` generated products and cut a real training dataset version from them."""
+    from products.services import dataset_version_create, product_bulk_upsert_generated
+
+    product_bulk_upsert_generated(count=products, seed=seed)
+    return dataset_version_create(trigger=DatasetVersion.Trigger.MANUAL, note=note)
 
 
 def catalog_row(sku: str = "CSV-1", **overrides) -> dict:

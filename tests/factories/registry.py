@@ -1,8 +1,10 @@
-"""Factories for the registry tests: dataset versions, training runs and model versions.
+"""The model version factory, and model versions and training runs whose artifacts really exist.
 
-`artifact_make` writes a small but *real* artifact folder (files plus a manifest with checksums, as
-`training.ml.artifact` writes them) into the test's artifact storage, so promotion verifies it for
-real; `artifact_copy` does the same with a trained tiny model for the gate tests.
+`ModelVersionFactory` is the one way to make a ModelVersion row (its training run: a succeeded
+`TrainingRunFactory`). `model_version_with_artifact` also writes its artifact into the test's
+artifact storage with the real checksum: a small but *real* artifact folder (`artifact_make`: files
+plus a manifest with checksums, as `training.ml.artifact` writes them) or a copy of a trained tiny
+model (`artifact_copy`), so promotion, the gate and serving verify and load it for real.
 """
 
 from __future__ import annotations
@@ -15,35 +17,11 @@ from pathlib import Path
 import factory
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
-from products.models import DatasetVersion
 from registry.models import ModelVersion
+from tests.factories.training import TrainingRunFactory
 from training.models import TrainingRun
-
-
-class RegistryDatasetVersionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = DatasetVersion
-
-    number = factory.Sequence(lambda n: 50_000 + n)
-    file = factory.LazyAttribute(lambda version: f"datasets/v{version.number}.parquet")
-    sha256 = "d" * 64
-    size_bytes = 4096
-    row_count = 400
-    product_count = 100
-    split_counts = factory.LazyFunction(lambda: {"train": 80, "validation": 10, "test": 10})
-
-
-class RegistryTrainingRunFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = TrainingRun
-
-    dataset_version = factory.SubFactory(RegistryDatasetVersionFactory)
-    preset = "tiny"
-    status = TrainingRun.Status.SUCCEEDED
-    metrics = factory.LazyFunction(lambda: {"rouge_l": 0.40, "fact_fidelity": 0.95})
-    artifact_uri = factory.Sequence(lambda n: f"models/factory-{n}")
-    artifact_sha256 = "a" * 64
 
 
 def evaluation_for(
@@ -64,12 +42,14 @@ def evaluation_for(
 
 
 class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A registered candidate of the default model; `status=PRODUCTION` also sets `promoted_at`."""
+
     class Meta:
         model = ModelVersion
 
     name = factory.LazyFunction(lambda: settings.CREATIVEOPS["DEFAULT_MODEL_NAME"])
     version = factory.Sequence(lambda n: n + 1)
-    training_run = factory.SubFactory(RegistryTrainingRunFactory)
+    training_run = factory.SubFactory(TrainingRunFactory, succeeded=True)
     metrics = factory.LazyAttribute(lambda version: dict(version.training_run.metrics))
     evaluation = factory.LazyFunction(lambda: evaluation_for(test=0.40, golden=0.38))
     gate_passed = True
@@ -77,6 +57,9 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     artifact_uri = factory.LazyAttribute(lambda version: version.training_run.artifact_uri)
     artifact_sha256 = factory.LazyAttribute(lambda version: version.training_run.artifact_sha256)
     status = ModelVersion.Status.CANDIDATE
+    promoted_at = factory.LazyAttribute(
+        lambda version: timezone.now() if version.status == ModelVersion.Status.PRODUCTION else None
+    )
 
 
 def artifact_make(uri: str, *, seed: str = "weights") -> str:
@@ -103,22 +86,19 @@ def artifact_copy(source: Path, uri: str) -> str:
 
 
 def model_version_with_artifact(*, source: Path | None = None, **fields) -> ModelVersion:
-    """A ModelVersion whose artifact exists in storage with a matching checksum."""
-    run = RegistryTrainingRunFactory(**fields.pop("training_run_fields", {}))
+    """A ModelVersion whose artifact exists in storage with a matching checksum: a copy of the trained
+    folder `source`, or a small made-up one (`artifact_make`)."""
+    return ModelVersionFactory(training_run=training_run_with_artifact(source), **fields)
+
+
+def training_run_with_artifact(source: Path | None = None, **fields) -> TrainingRun:
+    """A succeeded training run whose artifact is in storage with its real checksum."""
+    run = TrainingRunFactory(succeeded=True, **fields)
     sha = (
         artifact_copy(source, run.artifact_uri)
         if source
         else artifact_make(run.artifact_uri, seed=str(run.pk))
     )
-    TrainingRun.objects.filter(pk=run.pk).update(artifact_sha256=sha)
-    run.refresh_from_db()
-    return ModelVersionFactory(training_run=run, **fields)
-
-
-def training_run_with_artifact(source: Path, **fields) -> TrainingRun:
-    """A succeeded training run whose trained artifact is in storage with its real checksum."""
-    run = RegistryTrainingRunFactory(**fields)
-    sha = artifact_copy(source, run.artifact_uri)
     TrainingRun.objects.filter(pk=run.pk).update(artifact_sha256=sha)
     run.refresh_from_db()
     return run

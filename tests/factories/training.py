@@ -1,8 +1,7 @@
-"""Factories for the training tests: runs in every state, and real dataset versions to train on.
+"""Factories for training runs: rows in every state (for the admin, the reaper, the lock, the registry).
 
-`TrainingRunFactory` makes rows only (for the admin, the reaper, the lock); `catalog_dataset_version`
-stores generated products and cuts a real dataset version through the products services, so a
-training test reads a real Parquet file with a real checksum.
+A run that trains for real reads a real dataset version
+(`tests.factories.products.dataset_version_from_catalog`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from products.models import DatasetVersion
+from tests.factories.products import DatasetVersionFactory
 from training.ml.config import PRESETS
 from training.models import TrainingRun
 
@@ -32,21 +31,6 @@ def _preset_hyperparameters(preset: str = "tiny") -> dict:
     values = PRESETS[preset].to_dict()
     values.pop("preset")
     return values
-
-
-class TrainingDatasetVersionFactory(factory.django.DjangoModelFactory):
-    """A dataset version row without a file (for tests that never read it)."""
-
-    class Meta:
-        model = DatasetVersion
-
-    number = factory.Sequence(lambda n: 60_000 + n)
-    file = factory.LazyAttribute(lambda version: f"datasets/v{version.number}.parquet")
-    sha256 = factory.LazyAttribute(lambda version: f"{version.number:064x}")
-    size_bytes = 4096
-    row_count = 400
-    product_count = 100
-    split_counts = factory.LazyFunction(lambda: {"train": 80, "validation": 10, "test": 10})
 
 
 EPOCH_HISTORY = [
@@ -90,10 +74,12 @@ FINAL_METRICS = {
 
 
 class TrainingRunFactory(factory.django.DjangoModelFactory):
+    """Queued by default; `running`, `succeeded` (with metrics and an artifact uri) and `failed`."""
+
     class Meta:
         model = TrainingRun
 
-    dataset_version = factory.SubFactory(TrainingDatasetVersionFactory)
+    dataset_version = factory.SubFactory(DatasetVersionFactory)
     preset = "tiny"
     hyperparameters = factory.LazyFunction(_preset_hyperparameters)
     status = TrainingRun.Status.QUEUED
@@ -135,11 +121,3 @@ class TrainingRunFactory(factory.django.DjangoModelFactory):
             finished_at=factory.LazyFunction(timezone.now),
             error="RuntimeError: out of memory <while allocating>\n\nTraceback (last 4000 characters):\n...",
         )
-
-
-def catalog_dataset_version(*, products: int = 100, seed: int = 11) -> DatasetVersion:
-    """Store `products` generated products and cut a real training dataset version from them."""
-    from products.services import dataset_version_create, product_bulk_upsert_generated
-
-    product_bulk_upsert_generated(count=products, seed=seed)
-    return dataset_version_create(trigger=DatasetVersion.Trigger.MANUAL)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from inference.model_manager import ModelManager
 from registry.models import ModelVersion
-from tests.factories.inference import model_version_with_artifact
+from tests.factories.registry import model_version_with_artifact
 from tests.factories.users import make_user
 
 
@@ -52,7 +52,7 @@ def check_interval(settings):
 
 @pytest.fixture
 def production_model(db, tiny_artifact) -> ModelVersion:
-    return model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    return model_version_with_artifact(source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import json
 import pytest
 from django.conf import settings
 
-from inference import metrics
+from inference import metrics, services
 from inference.model_manager import NO_PRODUCTION_MODEL
 from inference.models import Creative, PredictionLog
-from tests.factories.inference import ProductFactory
+from tests.factories.products import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -222,14 +222,30 @@ LIMIT_CASES = [
         "num_variants: Must be an integer, got a fractional number.",
     ),
     ({**ITEM, "num_variants": True}, "num_variants", "num_variants: Must be an integer, got a boolean."),
-    ({**ITEM, "price": "cheap"}, "price", "price: Must be a number, got a string."),
-    ({**ITEM, "price": -1}, "price", "price: Ensure this value is greater than or equal to 0."),
+    ({**ITEM, "price": "cheap"}, "price", "price: Must be a number from 0 to 99999999.99."),
+    ({**ITEM, "price": -1}, "price", "price: Must be a number from 0 to 99999999.99."),
+    ({**ITEM, "price": 10**400}, "price", "price: Must be a number from 0 to 99999999.99."),
     (
         {**ITEM, "category": "c" * 65},
         "category",
         "category: Ensure this field has no more than 64 characters.",
     ),
-    ({**ITEM, "title": "nul\x00byte"}, "title", "title: Null characters are not allowed."),
+    (
+        {**ITEM, "title": "nul\x00byte"},
+        "title",
+        "title: Contains a control character U+0000 (NUL) at position 4; remove it.",
+    ),
+    (
+        {**ITEM, "title": "Tent \x1b[2J"},
+        "title",
+        "title: Contains a control character U+001B (ESC) at position 6; remove it.",
+    ),
+    (
+        {**ITEM, "brand": "Acme\u202e"},
+        "brand",
+        "brand: Contains a bidirectional control character U+202E (Right-To-Left Override) at position 5; "
+        "remove it.",
+    ),
     (
         {**ITEM, "titel": "typo"},
         "titel",
@@ -257,14 +273,50 @@ def test_predict_refuses_bad_input_naming_the_field(api, production_model, paylo
     assert not PredictionLog.objects.exists()
 
 
-def test_predict_body_that_is_not_an_object(api, production_model):
-    response = api.post(PREDICT, [ITEM], format="json")
+def test_an_infinite_price_gets_the_same_message_from_predict_and_from_batch_predict(api, production_model):
+    body = '{"title": "Tent", "description": "A tent.", "price": 1e400}'  # JSON reads 1e400 as infinity
+
+    single = api.post(PREDICT, body, content_type="application/json")
+    batch = api.post(BATCH, '{"items": [' + body + "]}", content_type="application/json")
+
+    message = "price: Must be a number from 0 to 99999999.99."
+    assert single.status_code == 400, single.content
+    assert (single.json()["error"]["message"], single.json()["error"]["field"]) == (message, "price")
+    assert batch.status_code == 200, batch.content
+    assert batch.json()["results"] == [{"index": 0, "error": {"message": message, "field": "price"}}]
+
+
+@pytest.mark.parametrize("path", [PREDICT, BATCH, "/api/v1/products/generate", "/api/v1/pipeline/runs"])
+def test_deeply_nested_json_is_a_400_naming_the_limit(api, operator_user, path):
+    api.force_authenticate(operator_user)
+    body = "[" * 5_000 + "]" * 5_000  # 10 KB
+
+    response = api.post(path, body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": {"message": "JSON arrays and objects are nested more than 32 levels deep; the limit is 32."}
+    }
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(api, production_model, constant):
+    response = api.post(
+        PREDICT, f'{{"title": "t", "description": "d", "price": {constant}}}', content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert (
         response.json()["error"]["message"]
-        == "non_field_errors: Invalid data. Expected a dictionary, but got list."
+        == f"{constant} is not a JSON number; JSON has no NaN or Infinity."
     )
+
+
+def test_predict_body_that_is_not_an_object(api, production_model):
+    response = api.post(PREDICT, [ITEM], format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Invalid data. Expected a dictionary, but got list."
 
 
 def test_broken_json_is_a_400_with_the_parse_error(api, production_model):
@@ -316,6 +368,38 @@ def test_batch_refuses_a_bad_request_as_a_whole(api, production_model, payload, 
     assert response.status_code == 400, response.content
     assert response.json()["error"]["message"] == message
     assert not PredictionLog.objects.exists()
+
+
+def test_a_batch_asking_for_too_much_work_is_refused_before_any_runs(api, production_model):
+    response = api.post(BATCH, {"items": [ITEM] * 64, "num_variants": 5, "max_new_tokens": 96}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["message"] == (
+        "items: items × num_variants × max_new_tokens = 64 × 5 × 96 = 30,720 tokens; the limit per request "
+        "is 6,144 (PREDICT_MAX_BATCH_TOKENS): send fewer items, variants or tokens."
+    )
+    assert response.json()["error"]["field"] == "items"
+    assert not PredictionLog.objects.exists()
+    full_batch = api.post(
+        BATCH, {"items": [ITEM] * 2, "num_variants": 1, "max_new_tokens": 96}, format="json"
+    )
+    assert full_batch.status_code == 200
+
+
+def test_a_second_batch_in_a_busy_process_is_a_503_while_single_predictions_still_run(api, production_model):
+    with services.batch_generation_slot():  # a batch is being generated by this process
+        busy = api.post(BATCH, {"items": [ITEM]}, format="json")
+        single = api.post(PREDICT, ITEM, format="json")
+
+    assert busy.status_code == 503
+    assert busy.json()["error"] == {
+        "message": "This server is already generating 1 batch (the limit per process, "
+        "PREDICT_BATCH_CONCURRENCY); retry in 1 s.",
+        "wait": 1,
+    }
+    assert busy["Retry-After"] == "1"
+    assert single.status_code == 200
+    assert api.post(BATCH, {"items": [ITEM]}, format="json").status_code == 200  # the slot is free again
 
 
 def test_limits_follow_the_settings(api, production_model, settings):
@@ -445,10 +529,10 @@ def test_ready_is_503_until_a_model_is_in_production(
     client, tiny_artifact, django_capture_on_commit_callbacks
 ):
     from registry.services.promotion import model_version_promote
-    from tests.factories.inference import model_version_with_artifact
+    from tests.factories.registry import model_version_with_artifact
 
     before = client.get("/ready")
-    candidate = model_version_with_artifact(tiny_artifact, version=1)
+    candidate = model_version_with_artifact(source=tiny_artifact, version=1)
     with django_capture_on_commit_callbacks(execute=True):
         model_version_promote(version=candidate, actor=None, reason="first model")
     after = client.get("/ready")
@@ -502,7 +586,7 @@ def test_a_deferred_prediction_log_is_one_insert_outside_a_transaction():
     from django.test.utils import CaptureQueriesContext
 
     from inference.services import prediction_logs_write
-    from tests.factories.inference import ModelVersionFactory
+    from tests.factories.registry import ModelVersionFactory
 
     version = ModelVersionFactory()
     logs = [

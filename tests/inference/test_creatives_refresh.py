@@ -9,7 +9,8 @@ from inference.models import Creative, CreativeRefresh, PredictionLog
 from inference.services import creatives_refresh, creatives_refresh_if_needed
 from inference.tasks import creatives_refresh_check
 from registry.models import ModelVersion
-from tests.factories.inference import ProductFactory, model_version_with_artifact
+from tests.factories.products import ProductFactory
+from tests.factories.registry import model_version_with_artifact
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,9 @@ def test_api_creatives_do_not_count_as_refreshed(api, production_model, catalog)
 
 
 def test_refresh_of_a_version_no_longer_in_production_is_superseded(tiny_artifact, catalog):
-    archived = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.ARCHIVED)
+    archived = model_version_with_artifact(
+        source=tiny_artifact, version=1, status=ModelVersion.Status.ARCHIVED
+    )
 
     refresh = creatives_refresh(model_version_id=archived.pk)
 
@@ -77,7 +80,9 @@ def test_refresh_of_a_version_no_longer_in_production_is_superseded(tiny_artifac
 
 
 def test_refresh_failure_is_recorded(tiny_artifact, catalog):
-    version = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    version = model_version_with_artifact(
+        source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION
+    )
     ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256="0" * 64)
 
     with pytest.raises(Exception, match="could not be loaded"):
@@ -152,3 +157,20 @@ def test_admin_shows_the_refresh_progress(admin_client, production_model):
     page = response.content.decode()
     assert '<progress max="120" value="30"' in page
     assert "30 / 120 (25.0%)" in page
+
+
+def test_a_promotion_writes_the_new_versions_creatives_without_beat(
+    tiny_artifact, catalog, operator_user, django_capture_on_commit_callbacks
+):
+    """Eager mode (no broker, `make run`): no beat runs, so the committed promotion itself queues the
+    refresh, which runs in process; with workers the same signal queues the check at once."""
+    from registry.services import model_version_promote
+
+    candidate = model_version_with_artifact(source=tiny_artifact, version=7)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version=candidate, actor=operator_user, reason="first model")
+
+    refresh = CreativeRefresh.objects.get(model_version=candidate)
+    assert (refresh.status, refresh.done, refresh.total) == ("succeeded", 20, 20)
+    assert Creative.objects.filter(model_version=candidate).count() == 20

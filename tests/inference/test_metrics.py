@@ -14,7 +14,9 @@ from django.db import OperationalError, connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from registry.models import ModelVersion
-from tests.factories.inference import DriftReportFactory, ModelVersionFactory, PipelineRunFactory
+from tests.factories.inference import DriftReportFactory
+from tests.factories.pipeline import PipelineRunFactory
+from tests.factories.registry import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +47,7 @@ def _value(families: dict, name: str, **labels) -> float:
 
 
 def test_every_metric_in_deploy_metrics_txt_is_served_after_one_prediction(api, client, production_model):
-    PipelineRunFactory()
+    PipelineRunFactory(succeeded=True)
     DriftReportFactory(model_version=production_model)
     assert api.post("/api/v1/predict", ITEM, format="json").status_code == 200
 
@@ -84,12 +86,12 @@ def test_database_gauges_describe_the_shared_state(client, production_model):
     from django.utils import timezone
 
     two_days_ago = timezone.now() - timedelta(days=2)
-    PipelineRunFactory.create_batch(2, finished_at=two_days_ago)
-    PipelineRunFactory(status="failed", finished_at=None)
-    old = PipelineRunFactory(status="failed")
+    PipelineRunFactory.create_batch(2, succeeded=True, finished_at=two_days_ago)
+    PipelineRunFactory(succeeded=True, status="failed", finished_at=None)
+    old = PipelineRunFactory(succeeded=True, status="failed")
     type(old).objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
     last_finished = timezone.now() - timedelta(minutes=5)
-    PipelineRunFactory(finished_at=last_finished)
+    PipelineRunFactory(succeeded=True, finished_at=last_finished)
     waiting = ModelVersionFactory(version=2, status=ModelVersion.Status.CANDIDATE)
     ModelVersion.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=2))
     ModelVersionFactory(version=3, status=ModelVersion.Status.CANDIDATE)
@@ -114,7 +116,7 @@ def test_database_gauges_describe_the_shared_state(client, production_model):
             model_name=production_model.name,
             metric="rouge_l",
         )
-        == 0.41
+        == production_model.metrics["rouge_l"]
     )
     assert _value(families, "creativeops_drift_psi", feature="title_length") == 0.31  # the latest report only
     assert _value(families, "creativeops_drift_psi", feature="price") == 0.05

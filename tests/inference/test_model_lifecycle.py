@@ -15,7 +15,7 @@ from inference import model_manager
 from inference.model_manager import ModelManager, model_get
 from registry.models import ModelVersion
 from registry.services.promotion import model_version_promote
-from tests.factories.inference import model_version_with_artifact
+from tests.factories.registry import model_version_with_artifact
 
 PREDICT = "/api/v1/predict"
 ITEM = {"title": "Ridgeway Backpack 30 L", "description": "Ripstop nylon, sheds rain.", "category": "outdoor"}
@@ -47,7 +47,7 @@ def _wait_until(condition, timeout: float = 20.0) -> None:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_hot_swap_under_load(api, production_model, tiny_artifact, check_interval, high_rates):
     """A client keeps predicting while v2 is promoted: no request fails, answers move to v2 promptly."""
-    second = model_version_with_artifact(tiny_artifact, version=2)
+    second = model_version_with_artifact(source=tiny_artifact, version=2)
     answers: list[tuple[float, int, int | None]] = []
     stop = threading.Event()
 
@@ -89,7 +89,7 @@ def test_requests_in_flight_finish_on_the_model_they_started_with(
     production_model, tiny_artifact, check_interval, django_capture_on_commit_callbacks
 ):
     in_flight = model_get()
-    _promote(model_version_with_artifact(tiny_artifact, version=2), django_capture_on_commit_callbacks)
+    _promote(model_version_with_artifact(source=tiny_artifact, version=2), django_capture_on_commit_callbacks)
     time.sleep(check_interval)
 
     model_get()  # notices the promotion and loads v2 beside v1
@@ -107,7 +107,7 @@ def test_corrupt_artifact_keeps_the_old_model_serving(
 ):
     assert api.post(PREDICT, ITEM, format="json").json()["model_version"] == 1
     failures_before = _failures()
-    broken = model_version_with_artifact(tiny_artifact, version=2)
+    broken = model_version_with_artifact(source=tiny_artifact, version=2)
     _promote(broken, django_capture_on_commit_callbacks)
     _flip_a_byte(broken)  # after the registry verified it: shared storage went bad under serving
     time.sleep(check_interval)
@@ -140,7 +140,7 @@ def test_corrupt_artifact_keeps_the_old_model_serving(
     assert _failures() == failures_before + 1
 
     # The next promotion is loaded normally and clears the failure.
-    _promote(model_version_with_artifact(tiny_artifact, version=3), django_capture_on_commit_callbacks)
+    _promote(model_version_with_artifact(source=tiny_artifact, version=3), django_capture_on_commit_callbacks)
     time.sleep(check_interval)
     api.post(PREDICT, ITEM, format="json")
     ModelManager.for_name().wait_for_swap(timeout=30)
@@ -150,7 +150,9 @@ def test_corrupt_artifact_keeps_the_old_model_serving(
 
 @pytest.mark.django_db
 def test_checksum_differing_from_the_registry_is_refused(api, client, tiny_artifact):
-    version = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    version = model_version_with_artifact(
+        source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION
+    )
     ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256="f" * 64)
     failures_before = _failures()
 
@@ -168,7 +170,9 @@ def test_checksum_differing_from_the_registry_is_refused(api, client, tiny_artif
 
 @pytest.mark.django_db
 def test_a_process_without_a_model_retries_after_the_back_off(api, tiny_artifact, monkeypatch):
-    version = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    version = model_version_with_artifact(
+        source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION
+    )
     _flip_a_byte(version, "config.json")
     monkeypatch.setattr(model_manager, "FAILURE_RETRY_SECONDS", 0.2)
     failures_before = _failures()
@@ -188,7 +192,9 @@ def test_a_process_without_a_model_retries_after_the_back_off(api, tiny_artifact
 
 @pytest.mark.django_db
 def test_missing_artifact_folder_is_reported(api, tiny_artifact):
-    version = model_version_with_artifact(tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION)
+    version = model_version_with_artifact(
+        source=tiny_artifact, version=1, status=ModelVersion.Status.PRODUCTION
+    )
     ModelVersion.objects.filter(pk=version.pk).update(artifact_uri="models/gone")
 
     response = api.post(PREDICT, ITEM, format="json")

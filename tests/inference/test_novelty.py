@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from inference.models import PredictionLog
 from inference.services import creatives_attach_novelty, items_novelty, training_profiles
 from inference.services.novelty import TrainingProfile
 from products import dataset_stats
@@ -170,6 +171,12 @@ def test_predict_says_which_signals_fired(api, production_model, training_datase
     assert answer["unseen"] == ["category", "brand", "vocabulary"] and answer["not_checked"] == []
     assert 0.25 < answer["unseen_word_share"] <= 1
     assert plain.json()["novelty"] == NOT_NOVEL
+    # The drift report's sample: the request's signals are kept on its prediction log row.
+    signals = ("unseen_category", "unseen_brand", "unseen_vocabulary")
+    assert list(PredictionLog.objects.order_by("id").values_list(*signals)) == [
+        (True, True, True),
+        (False, False, False),
+    ]
 
 
 def test_batch_gives_novelty_to_each_generated_item_only(api, production_model, training_dataset):

@@ -9,7 +9,7 @@ import pytest
 from inference.models import PredictionLog
 from inference.services import prediction_logs
 from inference.services.prediction_logs import prediction_logs_flush, prediction_logs_submit
-from tests.factories.inference import ModelVersionFactory
+from tests.factories.registry import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -10,9 +10,22 @@ import schemathesis
 from django.core.management import call_command
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 SERVING_PATHS = "^/api/v1/(predict|batch_predict|info)$"
+EVERY_CHECK = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+)
 
 
 def _restore_many_more() -> None:
@@ -89,6 +102,7 @@ def serving_schema(production_model, api_token, high_rates):
 
 
 fuzzed = schemathesis.from_pytest_fixture("serving_schema", endpoint=SERVING_PATHS)
+whole_api = schemathesis.from_pytest_fixture("serving_schema", endpoint="^/api/v1/")
 
 
 @pytest.mark.django_db
@@ -106,7 +120,63 @@ fuzzed = schemathesis.from_pytest_fixture("serving_schema", endpoint=SERVING_PAT
 def test_serving_endpoints_conform_to_the_schema(case, api_token):
     response = case.call_wsgi(headers={"Authorization": f"Token {api_token}"})
 
-    case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
+    case.validate_response(response, checks=EVERY_CHECK)
     assert response.status_code in (200, 400, 404), response.get_data(as_text=True)
     if response.status_code >= 400:
         assert re.match(r"^\S", response.json["error"]["message"])
+
+
+@pytest.fixture
+def _every_rate_high(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            name: "100000/min" for name in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        },
+    }
+    settings.CREATIVEOPS = {**settings.CREATIVEOPS, "GENERATE_MAX_COUNT": 20}
+
+
+@pytest.mark.django_db
+@whole_api.parametrize()
+@hypothesis_settings(
+    max_examples=8,
+    deadline=None,
+    phases=[Phase.generate],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_every_api_operation_answers_as_its_schema_says(case, api_token, _every_rate_high):
+    """Status codes, content types, headers and bodies of every /api/v1 operation, for a client with
+    a token and no operator permissions (so no fuzzed request starts a pipeline or promotes a model)."""
+    response = case.call_wsgi(headers={"Authorization": f"Token {api_token}"})
+
+    case.validate_response(response, checks=EVERY_CHECK)
+
+
+def test_an_unknown_api_path_answers_in_the_json_error_shape(client):
+    response = client.get("/api/v1/no-such-thing")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"message": "No API endpoint at /api/v1/no-such-thing."}}
+    assert client.get("/creatives/no-such-page/").status_code == 404  # pages keep the HTML 404
+    assert "text/html" in client.get("/no-such-page").headers["Content-Type"]
+
+
+def test_the_schema_says_what_the_api_answers(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+
+    products = schema["paths"]["/api/v1/products"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert products["schema"] == {"$ref": "#/components/schemas/ProductPage"}
+    assert set(components["ProductPage"]["properties"]) == {"count", "next", "previous", "results"}
+    assert components["PipelineRunOutput"]["properties"]["model_version"]["nullable"] is True
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"401", "429"} <= set(operation["responses"]), (method, path)
+            if "{" in path:
+                assert "404" in operation["responses"], (method, path)

@@ -3,14 +3,18 @@ from __future__ import annotations
 import pytest
 
 from products.models import Product
-from tests.factories.monitoring import dataset_version_from_generated, model_version_make
+from registry.models import ModelVersion
+from tests.factories.products import dataset_version_from_catalog
+from tests.factories.registry import ModelVersionFactory
 
 
 @pytest.fixture
 def baseline(db):
     """120 generated products, a dataset version cut from them, and a production model trained on it."""
-    dataset_version = dataset_version_from_generated(count=120, seed=7)
-    return model_version_make(dataset_version=dataset_version)
+    dataset_version = dataset_version_from_catalog(products=120, seed=7, note="drift test baseline")
+    return ModelVersionFactory(
+        version=1, training_run__dataset_version=dataset_version, status=ModelVersion.Status.PRODUCTION
+    )
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from tests.factories.monitoring import inputs_of_products, prediction_logs_make,
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "admin:inference_driftreport_changelist"
-CHANGE = "admin:inference_driftreport_change"
+CHANGELIST = "admin:monitoring_driftreport_changelist"
+CHANGE = "admin:monitoring_driftreport_change"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.models import DriftReport
+from creativeops.monitoring.models import DriftReport
 from tests.factories.monitoring import inputs_of_products, prediction_logs_make, shifted_inputs
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +20,12 @@ def test_the_command_prints_the_psi_table(baseline, catalog):
     report = DriftReport.objects.get()
     lines = out.getvalue().splitlines()
     assert lines[0].startswith(f"Drift report #{report.pk}: {baseline.name} v1 against dataset version v")
-    assert lines[1].split() == ["feature", "PSI", "inputs", "status"]
-    assert lines[3].split()[:2] == ["Price", f"{report.psi['price']:.4f}"]
-    assert lines[3].endswith("ABOVE threshold")
+    assert lines[1] == (
+        "Unlike the training data: 0 of 60 predictions (unseen category 0, brand 0, vocabulary 0)"
+    )
+    assert lines[2].split() == ["feature", "PSI", "inputs", "status"]
+    assert lines[4].split()[:2] == ["Price", f"{report.psi['price']:.4f}"]
+    assert lines[4].endswith("ABOVE threshold")
     assert f"max PSI {report.max_psi:.4f}, threshold 0.2: DRIFTED" in out.getvalue()
 
 

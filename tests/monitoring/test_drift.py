@@ -10,14 +10,11 @@ import pytest
 from creativeops.monitoring.drift import (
     FEATURES,
     ObservedInputs,
-    bucket_labels,
-    bucket_share_map,
     compare,
-    edges_from_buckets,
     population_stability_index,
-    values_from_counts,
 )
 from products import dataset_stats
+from products.dataset_stats import bucket_labels, bucket_share_map, edges_from_buckets, values_from_counts
 
 
 def test_identical_distributions_have_psi_zero():

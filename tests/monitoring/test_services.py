@@ -9,20 +9,17 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from creativeops.console.views import DATABASE_GAUGES
 from creativeops.core.errors import ApplicationError
+from creativeops.core.metrics import metrics_payload
+from creativeops.monitoring.models import DriftReport
 from creativeops.monitoring.services import MIN_SAMPLE_SIZE, drift_report_create
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.services import pipeline_start
-from inference.metrics import metrics_payload
-from inference.models import DriftReport
 from registry.models import ModelVersion
-from tests.factories.monitoring import (
-    dataset_version_from_generated,
-    inputs_of_products,
-    model_version_make,
-    prediction_logs_make,
-    shifted_inputs,
-)
+from tests.factories.monitoring import inputs_of_products, prediction_logs_make, shifted_inputs
+from tests.factories.products import dataset_version_from_catalog
+from tests.factories.registry import ModelVersionFactory
 
 FEATURE_NAMES = ["category", "price", "title_length", "description_length"]
 
@@ -96,7 +93,7 @@ def test_the_gauges_read_the_latest_report(baseline, catalog):
     prediction_logs_make(model_version=baseline, inputs=shifted_inputs(60, category="toys"))
     report = drift_report_create()
 
-    payload = metrics_payload()[0].decode()
+    payload = metrics_payload(DATABASE_GAUGES)[0].decode()
 
     assert f'creativeops_drift_psi{{feature="price"}} {report.psi["price"]}' in payload
     assert f"creativeops_drift_max_psi {report.max_psi}" in payload
@@ -144,8 +141,11 @@ def test_fifty_predictions_are_enough(baseline, catalog):
 
 def test_only_the_window_and_the_models_own_predictions_count(baseline, catalog):
     now = timezone.now()
-    other = model_version_make(
-        dataset_version=baseline.training_run.dataset_version, version=1, name="another-model"
+    other = ModelVersionFactory(
+        version=1,
+        name="another-model",
+        training_run__dataset_version=baseline.training_run.dataset_version,
+        status=ModelVersion.Status.PRODUCTION,
     )
     shifted = shifted_inputs(60, category="toys")
     prediction_logs_make(model_version=baseline, inputs=shifted, created_at=now - timedelta(hours=25))
@@ -162,8 +162,8 @@ def test_only_the_window_and_the_models_own_predictions_count(baseline, catalog)
 
 
 def test_no_production_model_gives_no_report(db):
-    dataset_version = dataset_version_from_generated(count=20, seed=3)
-    candidate = model_version_make(dataset_version=dataset_version, status=ModelVersion.Status.CANDIDATE)
+    dataset_version = dataset_version_from_catalog(products=20, seed=3)
+    candidate = ModelVersionFactory(training_run__dataset_version=dataset_version)
     prediction_logs_make(model_version=candidate, inputs=shifted_inputs(60, category="toys"))
 
     assert drift_report_create() is None
@@ -257,3 +257,17 @@ def test_a_running_pipeline_is_not_started_twice(
     assert skipped.skipped_because_of == manual
     assert report.triggered_pipeline is False
     assert report.details["pipeline"] == {"run": skipped.pk, "started": False, "message": skipped.error}
+
+
+def test_the_report_counts_requests_unlike_the_training_data(baseline, catalog):
+    inputs = inputs_of_products(catalog)
+    inputs[0].update(unseen_category=True, unseen_brand=True, unseen_vocabulary=True)
+    inputs[1].update(unseen_brand=True)
+    inputs[2].update(unseen_vocabulary=True)
+    prediction_logs_make(model_version=baseline, inputs=inputs)
+
+    report = drift_report_create()
+
+    report.refresh_from_db()
+    assert report.unlike_training_data == 3
+    assert report.details["unlike_training_data"] == {"any": 3, "category": 1, "brand": 2, "vocabulary": 2}

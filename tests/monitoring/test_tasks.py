@@ -5,17 +5,17 @@ import sys
 import pytest
 
 from creativeops.celery import app
-from creativeops.monitoring.tasks import drift_report_task
-from creativeops.pipeline.schedule import PERIODIC_TASKS
-from inference.models import DriftReport
+from creativeops.monitoring.models import DriftReport
+from creativeops.monitoring.schedule import DRIFT_REPORT, PERIODIC_TASKS
+from creativeops.monitoring.tasks import drift_report as drift_report_task
 from tests.factories.monitoring import prediction_logs_make, shifted_inputs
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_beat_entry_names_the_registered_task():
-    task_name, schedule, _kwargs = PERIODIC_TASKS["Drift report (last 24 h of predictions)"]
-    assert task_name == drift_report_task.name == "inference.tasks.drift_report_task"
+    task_name, schedule, _kwargs = PERIODIC_TASKS[DRIFT_REPORT]
+    assert task_name == drift_report_task.name == "creativeops.monitoring.tasks.drift_report"
     assert schedule == {"crontab": ("15", "*")}
     assert app.tasks[task_name].name == task_name
 

@@ -1,7 +1,7 @@
 """Short builders for the page tests over the shared factories: products without reference creatives,
 registered model versions in a given status, their creatives, and the visible text of a page.
 
-The many creatives of the pagination tests go in with one bulk_create, so 160 rows set up in
+The many creatives of the pagination tests go in with one store call, so 160 rows set up in
 milliseconds.
 """
 
@@ -11,9 +11,9 @@ import html
 import re
 
 from django.conf import settings
-from django.utils import timezone
 
 from inference.models import Creative
+from inference.services import creatives_store
 from products.models import Product
 from registry.models import ModelVersion
 from tests.factories.inference import CreativeFactory
@@ -49,8 +49,6 @@ def make_model_version(
         fields["metrics"] = {"rouge_l": rouge_l}
     if evaluation is not None:
         fields["evaluation"] = evaluation
-    if status == ModelVersion.Status.PRODUCTION:
-        fields["promoted_at"] = timezone.now()
     return ModelVersionFactory(**fields)
 
 
@@ -65,8 +63,8 @@ def make_creative(product: Product, model_version: ModelVersion, tone: str = "bo
 def make_catalog_creatives(
     model_version: ModelVersion, products: list[Product], tones=TONES
 ) -> list[Creative]:
-    """One refresh creative per product and tone, in one INSERT."""
-    return Creative.objects.bulk_create(
+    """One refresh creative per product and tone, in one INSERT (through the store service)."""
+    rows = [
         Creative(
             product=product,
             model_version=model_version,
@@ -78,7 +76,8 @@ def make_catalog_creatives(
         )
         for product in products
         for tone in tones
-    )
+    ]
+    return creatives_store(rows=rows, source=Creative.Source.REFRESH)
 
 
 def page_text(response) -> str:

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from creativeops.core.dashboard import NIGHTLY_TASK, next_scheduled_run, operator_dashboard
+from creativeops.console.dashboard import NIGHTLY_TASK, next_scheduled_run, operator_dashboard
+from creativeops.monitoring.models import DriftReport
 from creativeops.pipeline.models import PipelineRun
-from inference.models import DriftReport
 from registry.models import ModelVersion
 from tests.factories.pipeline import PipelineRunFactory
 from tests.factories.registry import evaluation_for

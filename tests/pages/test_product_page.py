@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from inference.models import Creative, PredictionLog
 from registry.models import ModelVersion
-from tests.factories.inference import model_version_with_artifact
+from tests.factories.registry import model_version_with_artifact
 from tests.pages.builders import make_creative, make_model_version, make_product, page_text
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,9 @@ def test_marketer_sees_the_regenerate_form_and_a_viewer_does_not(client, markete
 def test_regenerate_writes_creatives_with_the_production_model(
     marketer_client, kettle, tiny_artifact, fresh_model_manager
 ):
-    production = model_version_with_artifact(tiny_artifact, version=7, status=ModelVersion.Status.PRODUCTION)
+    production = model_version_with_artifact(
+        source=tiny_artifact, version=7, status=ModelVersion.Status.PRODUCTION
+    )
 
     response = marketer_client.post(regenerate_url("KIT-9"), {"tone": "playful", "num_variants": 3})
 

@@ -10,7 +10,8 @@ from django.core.management import CommandError, call_command
 
 from creativeops.pipeline.models import PipelineRun
 from registry.models import ModelVersion
-from tests.factories.pipeline import FAST_HYPERPARAMETERS
+from tests.factories.pipeline import FAST_HYPERPARAMETERS, PipelineRunFactory
+from tests.factories.training import TrainingRunFactory
 
 
 # Transactional: the run's chain is queued on commit, as in production, so it runs inside the command.
@@ -68,3 +69,23 @@ def test_run_pipeline_refuses_bad_options_with_the_services_message():
     with pytest.raises(CommandError, match="--hyperparameters is not valid JSON"):
         call_command("run_pipeline", "--hyperparameters={epochs")
     assert PipelineRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_progress_bar_shows_one_eta_the_trainings():
+    """tqdm's own estimate is left out: the only ETA on the line is the training's (the admin's)."""
+    from creativeops.pipeline.management.commands.run_pipeline import _pipeline_bar, _update_bar
+
+    run = PipelineRunFactory(running=True, training_run=TrainingRunFactory(running=True))  # ETA 540 s
+    stream = io.StringIO()
+    bar = _pipeline_bar(stream)
+
+    _update_bar(bar, run)
+    bar.close()
+
+    line = stream.getvalue().split("\r")[-1].strip()
+    # generate and snapshot done (2 of 5), training 25 % of its fifth: 45 %.
+    assert line.startswith("pipeline:  45%|")
+    assert line.endswith(", train, training ETA 540 s]")
+    assert line.count("ETA") == 1
+    assert "<" not in line and "/s" not in line  # no remaining-time estimate or rate from tqdm

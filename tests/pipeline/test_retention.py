@@ -15,7 +15,8 @@ from creativeops.pipeline.retention import artifacts_prune
 from products.models import DatasetVersion
 from registry.models import ModelVersion
 from registry.services import model_version_promote
-from tests.factories.registry import RegistryDatasetVersionFactory, model_version_with_artifact
+from tests.factories.products import DatasetVersionFactory
+from tests.factories.registry import model_version_with_artifact
 from tests.factories.training import TrainingRunFactory
 from training.storage import artifact_exists
 
@@ -53,7 +54,7 @@ def history():
 
 
 def test_old_archived_and_rejected_artifacts_are_pruned_and_production_is_kept(history):
-    newest_dataset = RegistryDatasetVersionFactory(number=99_999)
+    newest_dataset = DatasetVersionFactory(number=99_999)
 
     result = artifacts_prune(retention_days=30)
 

@@ -9,9 +9,11 @@ from django.apps import apps as django_apps
 from django_celery_beat.models import PeriodicTask
 
 from creativeops.celery import app
+from creativeops.core.schedule import install_periodic_tasks
+from creativeops.monitoring import schedule as monitoring_schedule
 from creativeops.pipeline import tasks
 from creativeops.pipeline.models import PipelineRun
-from creativeops.pipeline.schedule import NIGHTLY_PIPELINE, PERIODIC_TASKS, install_periodic_tasks
+from creativeops.pipeline.schedule import NIGHTLY_PIPELINE, PERIODIC_TASKS
 from creativeops.pipeline.services import pipeline_options_clean
 from creativeops.queues import TASK_ROUTES, queue_for
 from tests.factories.pipeline import PipelineRunFactory
@@ -51,7 +53,7 @@ def test_every_periodic_task_names_a_task_the_workers_know():
     app.loader.import_default_modules()  # what a worker (and beat) does at start
     installed = dict(PeriodicTask.objects.values_list("name", "task"))
 
-    assert set(PERIODIC_TASKS) <= set(installed)
+    assert set(PERIODIC_TASKS) | set(monitoring_schedule.PERIODIC_TASKS) <= set(installed)
     unknown = {name: task for name, task in installed.items() if task not in app.tasks}
     assert unknown == {}
 
@@ -62,7 +64,7 @@ def test_reinstalling_never_overwrites_an_operators_edit():
     entry.enabled = False
     entry.save()
 
-    install_periodic_tasks(django_apps)
+    install_periodic_tasks(django_apps, PERIODIC_TASKS)
 
     entry.refresh_from_db()
     assert json.loads(entry.kwargs) == {"preset": "base", "new_products": 0}
@@ -100,8 +102,8 @@ def test_the_steps_are_routed_to_their_queues_and_acked_late():
         "generate": "default",
         "snapshot": "default",
         "train": "training",
-        "evaluate": "default",
-        "register": "training",
+        "verify_artifact": "default",
+        "score_and_register": "training",
     }
     for task in _step_tasks():
         assert task.acks_late and task.reject_on_worker_lost
@@ -114,8 +116,8 @@ def _step_tasks():
         tasks.pipeline_generate,
         tasks.pipeline_snapshot,
         tasks.pipeline_train,
-        tasks.pipeline_evaluate,
-        tasks.pipeline_register,
+        tasks.pipeline_verify_artifact,
+        tasks.pipeline_score_and_register,
     ]
 
 

@@ -75,14 +75,15 @@ def test_the_chain_ends_in_a_candidate_with_lineage(start_and_run, operator_user
     assert run.steps["generate"]["products"] == 100
     assert run.steps["snapshot"]["dataset_version"] == run.dataset_version.number
     assert run.steps["train"]["training_run"] == run.training_run_id
-    assert run.steps["evaluate"]["artifact_sha256"] == version.artifact_sha256
-    assert run.steps["evaluate"]["compared_with"] is None  # the first version: no production yet
-    assert run.steps["register"] == {
-        **run.steps["register"],
+    assert run.steps["verify_artifact"]["artifact_sha256"] == version.artifact_sha256
+    assert run.steps["score_and_register"] == {
+        **run.steps["score_and_register"],
         "model_version": version.version,
         "status": "succeeded",
         "decision": "candidate",
         "version_status": "candidate",
+        "compared_with": None,  # the first version: no production yet
+        "golden_dataset_version": DatasetVersion.objects.get(kind=DatasetVersion.Kind.GOLDEN).number,
     }
     assert all(run.steps[step]["attempts"] == 1 for step in PipelineRun.STEPS)
 
@@ -104,22 +105,25 @@ def test_steps_delivered_twice_create_nothing_twice(django_capture_on_commit_cal
     assert run.steps["snapshot"]["status"] == "succeeded"
     assert DatasetVersion.objects.count() == 1
 
-    for step in ("train", "evaluate", "register"):
+    for step in ("train", "verify_artifact", "score_and_register"):
         run = pipeline_step_run(pipeline_run_id=run.pk, step=step)
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
     version = ModelVersion.objects.get()
 
-    # The register step delivered again while the run was still active, its work already done.
+    # The last step delivered again while the run was still active, its work already done.
     PipelineRun.objects.filter(pk=run.pk).update(
-        status=PipelineRun.Status.RUNNING, steps={**run.steps, "register": {"status": "running"}}
+        status=PipelineRun.Status.RUNNING, steps={**run.steps, "score_and_register": {"status": "running"}}
     )
-    run = pipeline_step_run(pipeline_run_id=run.pk, step="register")
+    run = pipeline_step_run(pipeline_run_id=run.pk, step="score_and_register")
     assert run.status == PipelineRun.Status.SUCCEEDED
     assert ModelVersion.objects.get() == version == run.model_version
     assert TrainingRun.objects.count() == 1
     assert DatasetVersion.objects.filter(kind=DatasetVersion.Kind.TRAINING).count() == 1
     # And delivered again after the run ended: nothing at all.
-    assert pipeline_step_run(pipeline_run_id=run.pk, step="register").status == PipelineRun.Status.SUCCEEDED
+    assert (
+        pipeline_step_run(pipeline_run_id=run.pk, step="score_and_register").status
+        == PipelineRun.Status.SUCCEEDED
+    )
     assert ModelVersion.objects.count() == 1
 
 
@@ -152,7 +156,7 @@ def test_a_failing_step_fails_the_run_with_its_message_and_releases_the_lock(
     assert run.steps["train"]["error"] == run.error.removeprefix("train: ")
     assert run.finished_at is not None
     # The later steps, still delivered by the chain, do nothing.
-    assert pipeline_step_run(pipeline_run_id=run.pk, step="evaluate").steps["evaluate"] == {
+    assert pipeline_step_run(pipeline_run_id=run.pk, step="verify_artifact").steps["verify_artifact"] == {
         "status": "pending"
     }
     assert ModelVersion.objects.count() == 0

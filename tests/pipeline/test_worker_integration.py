@@ -107,6 +107,13 @@ def workers(on_postgres, settings, mlflow_store, tmp_path, monkeypatch):
         "MLFLOW_ARTIFACT_ROOT": mlflow_store["artifact_root"],
         "SECRET_KEY": "integration-tests-only-" + "k" * 40,
         "DEBUG": "0",
+        # Production settings refuse a missing REDIS_URL; without one (a laptop run) the workers use the
+        # embedded file cache, which these tests do not depend on.
+        **(
+            {"REDIS_URL": os.environ["REDIS_URL"]}
+            if os.environ.get("REDIS_URL")
+            else {"CREATIVEOPS_EMBEDDED": "1"}
+        ),
         "STALE_RUN_MINUTES": str(STALE_RUN_MINUTES),
         "GOLDEN_SET_SIZE": str(settings.CREATIVEOPS["GOLDEN_SET_SIZE"]),
         "PYTHONUNBUFFERED": "1",

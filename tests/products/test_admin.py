@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -75,7 +76,7 @@ def test_import_preview_lists_rows_and_every_error_then_confirm_stores_the_good_
     assert "Preview catalog import" in html
     assert re.search(r"<td>3</td><td>ADM-2</td>", html)
     assert "price must be greater than 0; got -3." in html
-    assert re.search(r"<td>3</td><td>price</td>", html)
+    assert re.search(r"<td>line 3</td><td>price</td>", html)
     report = preview.context["report"]
     assert (report.rows, report.rejected_rows, report.created, report.dry_run) == (3, 1, 2, True)
     assert Product.objects.count() == 0
@@ -199,11 +200,65 @@ def test_export_of_the_current_filter_and_search(operator_client):
 def test_exported_catalog_imports_back_unchanged(operator_client):
     ProductFactory(sku="RT-1", description='Says "hello", then\na new line')
     ProductFactory(sku="RT-2", creatives=["value"])
+    ProductFactory(sku="RT-3", title='=HYPERLINK("http://evil")', brand="'quoted", creatives=[])
     exported = streamed(operator_client.get("/admin/products/product/export/"))
 
     report = products_import(file=io.BytesIO(exported), filename="export.csv", actor=None)
 
-    assert (report.rejected_rows, report.unchanged, report.created, report.updated) == (0, 2, 0, 0)
+    assert (report.rejected_rows, report.unchanged, report.created, report.updated) == (0, 3, 0, 0)
+
+
+def test_export_quotes_cells_a_spreadsheet_would_run_as_formulas(operator_client):
+    ProductFactory(
+        sku="@SUM(A1)",
+        title='=HYPERLINK("http://evil","click")',
+        brand="+cmd|' /C calc'!A0",
+        description="-2+3",
+        creatives=[],
+    )
+    ProductFactory(sku="SAFE-1", title="Tent = shelter", creatives=[])
+
+    rows = list(
+        csv.DictReader(io.StringIO(streamed(operator_client.get("/admin/products/product/export/")).decode()))
+    )
+
+    formula, safe = rows
+    assert (formula["sku"], formula["title"], formula["brand"], formula["description"]) == (
+        "'@SUM(A1)",
+        '\'=HYPERLINK("http://evil","click")',
+        "'+cmd|' /C calc'!A0",
+        "'-2+3",
+    )
+    assert safe["title"] == "Tent = shelter"  # only a leading character makes a formula
+
+
+def test_the_export_says_that_it_quotes_formula_cells(operator_client):
+    changelist = operator_client.get(CHANGELIST).content.decode()
+
+    assert "leading apostrophe so that spreadsheets show it as text" in changelist
+
+
+def test_admin_import_of_deeply_nested_json_names_the_limit(operator_client):
+    nested = b"[" * 5_000 + b"]" * 5_000
+
+    response = operator_client.post(IMPORT_URL, {"file": upload("deep.json", nested)})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [
+        "deep.json is not read: JSON arrays and objects are nested more than 32 levels deep; the limit is 32."
+    ]
+
+
+def test_admin_import_with_an_oversized_csv_cell_previews_that_row_as_rejected(operator_client):
+    content = catalog_csv([catalog_row("OK-1"), catalog_row("HUGE-1", title="t" * 140_000)])
+
+    response = operator_client.post(IMPORT_URL, {"file": upload("big-cell.csv", content)})
+
+    report = response.context["report"]
+    assert (report.rows, report.rejected_rows, report.created) == (2, 1, 1)
+    assert [str(issue) for issue in report.errors] == [
+        "line 3, title: title is 140,000 characters long; the limit for a cell is 131,072."
+    ]
 
 
 # --------------------------------------------------------------------------------------------

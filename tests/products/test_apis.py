@@ -169,9 +169,7 @@ def test_a_body_that_is_not_an_object_is_a_400(operator_client):
     response = operator_client.post(GENERATE_URL, [1, 2], format="json")
 
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == (
-        "non_field_errors: Invalid data. Expected a dictionary, but got list."
-    )
+    assert response.json()["error"]["message"] == ("Invalid data. Expected a dictionary, but got list.")
 
 
 def test_invalid_json_is_a_400(operator_client):

@@ -93,6 +93,18 @@ def test_import_products_file_level_errors(tmp_path):
         run("import_products", str(tmp_path / "nope.csv"))
 
 
+def test_import_products_refuses_deeply_nested_json_without_a_traceback(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b'{"products": ' + b"[" * 10_000 + b"]" * 10_000 + b"}")
+
+    with pytest.raises(CommandError) as raised:
+        run("import_products", str(path))
+
+    assert str(raised.value) == (
+        "deep.json is not read: JSON arrays and objects are nested more than 32 levels deep; the limit is 32."
+    )
+
+
 def test_snapshot_dataset_prints_the_new_version():
     ProductFactory.create_batch(3)
     ProductFactory(creatives=[])

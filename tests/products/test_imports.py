@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 
 import pytest
@@ -178,17 +179,36 @@ def test_dry_run_counts_but_stores_nothing():
     )
 
 
-def test_rating_is_rounded_to_one_decimal():
-    run_import(catalog_csv([catalog_row("RT-1", rating="4.25"), catalog_row("RT-2", rating="4.24")]))
+def test_prices_and_ratings_follow_one_rule_stored_exactly_or_refused_never_rounded():
+    report = run_import(
+        catalog_csv(
+            [
+                catalog_row("RT-1", rating="4.5", price="19.9"),
+                catalog_row("RT-2", rating="4.55"),
+                catalog_row("RT-3", price="19.999"),
+            ]
+        )
+    )
 
-    assert dict(Product.objects.values_list("sku", "rating")) == {
-        "RT-1": Decimal("4.3"),
-        "RT-2": Decimal("4.2"),
-    }
+    assert dict(Product.objects.values_list("sku", "rating")) == {"RT-1": Decimal("4.5")}
+    assert Product.objects.get().price == Decimal("19.90")
+    assert [str(issue) for issue in report.errors] == [
+        "line 3, rating: rating '4.55' has more than 1 decimal place.",
+        "line 4, price: price '19.999' has more than 2 decimal places.",
+    ]
+
+
+def test_tabs_line_breaks_and_ordinary_unicode_are_accepted():
+    description = "Line one\n\tLine two\r\nZürich 東京 😀 \u200fשלום"
+    report = run_import(catalog_csv([catalog_row("UNI-1", description=description, title="Café ☕")]))
+
+    assert report.errors == []
+    assert Product.objects.get().description == description
 
 
 def test_export_then_import_round_trip_is_unchanged_and_restores_the_catalog():
     ProductFactory(sku="RT-A", title='Tent, "the good one"\nsecond line', price=Decimal("1234.50"))
+    ProductFactory(sku="=RT-F", title='=HYPERLINK("http://x")', brand="'quoted", description="-50% @SUM(A1)")
     ProductFactory(sku="RT-B", creatives=[])
     ProductFactory(sku="RT-C", creatives=["luxury", "value"])
     before = stored_catalog()
@@ -198,8 +218,8 @@ def test_export_then_import_round_trip_is_unchanged_and_restores_the_catalog():
     Product.objects.all().delete()
     restored = run_import(exported, "export.csv")
 
-    assert (unchanged.rejected_rows, unchanged.unchanged, unchanged.updated) == (0, 3, 0)
-    assert (restored.rejected_rows, restored.created) == (0, 3)
+    assert (unchanged.rejected_rows, unchanged.unchanged, unchanged.updated) == (0, 4, 0)
+    assert (restored.rejected_rows, restored.created) == (0, 4)
     assert stored_catalog() == before
     assert exported.decode().splitlines()[0] == ",".join(CATALOG_HEADER)
 
@@ -227,7 +247,27 @@ BAD_ROWS = [
     ({"sku": "S" * 65}, "sku", "sku is 65 characters long; the limit is 64."),
     ({"description": "d" * 5001}, "description", "description is 5,001 characters long; the limit is 5,000."),
     ({"cta": "c" * 81}, "cta", "cta is 81 characters long; the limit is 80."),
-    ({"brand": "Acme\x00"}, "brand", "brand contains a NUL character (byte 0x00)."),
+    (
+        {"brand": "Acme\x00"},
+        "brand",
+        "brand contains a control character U+0000 (NUL) at position 5; remove it.",
+    ),
+    (
+        {"title": "Tent\x1b[31m"},
+        "title",
+        "title contains a control character U+001B (ESC) at position 5; remove it.",
+    ),
+    (
+        {"headline": "Ring\x07"},
+        "headline",
+        "headline contains a control character U+0007 (BEL) at position 5; remove it.",
+    ),
+    (
+        {"title": "Tent \u202egnp.exe"},
+        "title",
+        "title contains a bidirectional control character U+202E (Right-To-Left Override) at position 6; "
+        "remove it.",
+    ),
 ]
 
 
@@ -339,16 +379,51 @@ def test_json_bad_items_are_reported_on_their_line():
     report = run_import(content, "catalog.json")
 
     assert report.errors == [
-        ImportIssue(line=3, field=None, message="Product 2 is not an object but a string."),
-        ImportIssue(line=4, field="price", message="price is missing."),
+        ImportIssue(line=3, field=None, message="Product 2 is not an object but a string.", item=2),
+        ImportIssue(line=4, field="price", message="price is missing.", item=3, sku="J-BAD"),
         ImportIssue(
             line=4,
             field="creatives[0].tone",
             message="tone 'loud' is not one of bold, luxury, value, playful.",
+            item=3,
+            sku="J-BAD",
         ),
-        ImportIssue(line=6, field="price", message="price must be text, not a boolean."),
+        ImportIssue(
+            line=6, field="price", message="price must be text, not a boolean.", item=4, sku="J-BOOL"
+        ),
     ]
     assert list(Product.objects.values_list("sku", flat=True)) == ["J-OK"]
+
+
+def test_json_errors_on_a_one_line_file_name_the_item_and_its_sku():
+    products = [catalog_row("ONE-1"), catalog_row("ONE-2", price="free"), catalog_row("ONE-3", rating="7")]
+    content = json.dumps(products).encode()  # the whole file on line 1
+
+    report = run_import(content, "catalog.json")
+
+    assert [str(issue) for issue in report.errors] == [
+        "line 1, item 2 (sku 'ONE-2'), price: price 'free' is not a number.",
+        "line 1, item 3 (sku 'ONE-3'), rating: rating must be between 0 and 5; got 7.",
+    ]
+    assert list(Product.objects.values_list("sku", flat=True)) == ["ONE-1"]
+
+
+def test_one_oversized_csv_cell_rejects_its_row_naming_line_field_and_limit_and_imports_the_others():
+    huge = "x" * 200_000  # past Python's csv.field_size_limit() of 131,072
+    content = catalog_csv(
+        [
+            catalog_row("BIG-0"),
+            catalog_row("BIG-1", description=huge, headline='multi\n"line"'),
+            catalog_row("BIG-2"),
+        ]
+    )
+
+    report = run_import(content)
+
+    assert [str(issue) for issue in report.errors] == [
+        "line 3, description: description is 200,000 characters long; the limit for a cell is 131,072."
+    ]
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["BIG-0", "BIG-2"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,6 +468,17 @@ def test_invalid_json_is_refused_with_its_position():
         "catalog.json is not valid JSON: "
         "Expecting property name enclosed in double quotes at line 2, column 15."
     )
+
+
+def test_deeply_nested_json_is_refused_naming_the_depth_limit():
+    with pytest.raises(ApplicationError) as raised:
+        run_import(b"[" * 10_000 + b"]" * 10_000, "catalog.json")
+
+    assert raised.value.message == (
+        "catalog.json is not read: JSON arrays and objects are nested more than 32 levels deep; "
+        "the limit is 32."
+    )
+    assert raised.value.field == "file"
 
 
 def test_json_of_the_wrong_shape_is_refused():

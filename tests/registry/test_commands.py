@@ -41,6 +41,30 @@ def test_promote_command_records_the_shell_user(versions):
     assert event.reason == "First model from the CLI."
 
 
+def test_promote_command_reports_the_version_its_transaction_archived_under_a_concurrent_promotion(
+    monkeypatch,
+):
+    v1, v2, v3 = (model_version_with_artifact(version=number) for number in (1, 2, 3))
+    model_version_promote(version=v1, actor=None, reason="First.")
+    real_promote = model_version_promote
+
+    def another_operator_promotes_v2_first(**kwargs):
+        # Commits after the command looked up its target, before the command's own transaction.
+        real_promote(version=v2, actor=None, reason="Meanwhile, elsewhere.")
+        return real_promote(**kwargs)
+
+    monkeypatch.setattr(
+        "registry.management.commands.promote.model_version_promote", another_operator_promotes_v2_first
+    )
+
+    output = run("promote", "3", "--reason", "Mine.")
+
+    assert output.strip() == "creative-generator v3 is now in production (v2 archived)."
+    event = RegistryEvent.objects.filter(to_version=v3).get()
+    assert event.from_version == v2
+    assert statuses() == {1: "archived", 2: "archived", 3: "production"}
+
+
 def test_promote_command_as_a_named_user(versions, operator_user):
     run("promote", "1", "--reason", "First.", "--actor", "operator")
 

@@ -119,7 +119,7 @@ def test_the_unique_constraint_is_the_backstop_and_the_loser_gets_a_sentence(
     unique index stops the second, and the caller gets the same sentence, never an IntegrityError."""
     _v1, v2, v3 = production_and_two_candidates
     inside = threading.Barrier(2, timeout=30)
-    monkeypatch.setattr(promotion_module, "lock_model_name", lambda name, purpose: inside.wait())
+    monkeypatch.setattr(promotion_module, "lock_production", lambda name: inside.wait())
 
     results = run_in_parallel({"v2": promote_job(v2, operator_user), "v3": promote_job(v3, operator_user)})
 

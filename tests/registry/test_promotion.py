@@ -233,8 +233,10 @@ def test_an_artifact_replaced_after_registration_is_refused(operator_user, three
     with pytest.raises(ApplicationError) as error:
         promote(v1, operator_user)
 
-    assert error.value.message.startswith("The artifact of creative-generator v1 changed after registration:")
-    assert error.value.message.endswith("the registry recorded ffffffffffff…; it was not promoted.")
+    assert error.value.message.startswith(
+        "The artifact of creative-generator v1 changed after it was recorded:"
+    )
+    assert error.value.message.endswith("the recorded one is ffffffffffff…; it was not promoted.")
     assert statuses()[1] == "candidate"
 
 

@@ -11,7 +11,8 @@ from creativeops.core.errors import ApplicationError
 from products.services import dataset_version_create, products_generate_and_store
 from registry.models import ModelVersion, RegistryEvent
 from registry.services import model_version_promote, model_version_register
-from tests.factories.registry import RegistryTrainingRunFactory, training_run_with_artifact
+from tests.factories.registry import training_run_with_artifact
+from tests.factories.training import TrainingRunFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -117,7 +118,7 @@ def test_auto_promote_puts_a_passing_candidate_in_production(tiny_artifacts, sma
 
 
 def test_a_run_that_did_not_succeed_cannot_be_registered():
-    run = RegistryTrainingRunFactory(status="failed")
+    run = TrainingRunFactory(failed=True)
 
     with pytest.raises(ApplicationError) as error:
         model_version_register(training_run=run)
@@ -133,9 +134,10 @@ def test_a_changed_artifact_cannot_be_registered(tiny_artifacts, small_sets):
     with pytest.raises(ApplicationError) as error:
         model_version_register(training_run=run)
 
-    assert error.value.message.startswith(
-        f"The artifact of training run #{run.pk} failed verification (checksum "
+    # The emptied manifest no longer vouches for the weights file.
+    assert error.value.message == (
+        f"The artifact of training run #{run.pk} failed verification "
+        "(model.safetensors: weights file not listed in the manifest); it was not registered."
     )
-    assert error.value.message.endswith("; it was not registered.")
     assert not ModelVersion.objects.exists()
     assert not RegistryEvent.objects.exists()

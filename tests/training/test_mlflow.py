@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 from mlflow.tracking import MlflowClient
 
-from tests.factories.training import FAST_HYPERPARAMETERS, catalog_dataset_version
+from tests.factories.products import dataset_version_from_catalog
+from tests.factories.training import FAST_HYPERPARAMETERS
 from training.models import TrainingRun
 from training.services import training_run_cancel, training_run_create, training_run_execute
 from training.tracking import numeric_metrics
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def dataset_version():
-    return catalog_dataset_version(products=100)
+    return dataset_version_from_catalog(products=100)
 
 
 def _run(dataset_version, **hyperparameters) -> TrainingRun:

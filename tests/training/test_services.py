@@ -12,13 +12,10 @@ from django.db import connections
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.locks import lock_key
 from products.models import DatasetVersion
-from tests.factories.training import (
-    FAST_HYPERPARAMETERS,
-    TrainingDatasetVersionFactory,
-    TrainingRunFactory,
-    catalog_dataset_version,
-)
+from tests.factories.products import DatasetVersionFactory, dataset_version_from_catalog
+from tests.factories.training import FAST_HYPERPARAMETERS, TrainingRunFactory
 from tests.factories.users import make_user
 from training import storage
 from training.ml import PRESETS, sha256_of_directory, verify_artifact
@@ -31,14 +28,13 @@ from training.services import (
     training_runs_reap_stale,
 )
 from training.services.execution import TRAINING_LOCK_NAME
-from training.services.locking import lock_key
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def dataset_version():
-    return catalog_dataset_version(products=100)
+    return dataset_version_from_catalog(products=100)
 
 
 def _create(dataset_version, **hyperparameters) -> TrainingRun:
@@ -129,7 +125,7 @@ def test_create_merges_hyperparameters_over_the_preset(dataset_version):
     ],
 )
 def test_create_refuses_bad_configuration(preset, hyperparameters, message, field):
-    dataset_version = TrainingDatasetVersionFactory()
+    dataset_version = DatasetVersionFactory()
     with pytest.raises(ApplicationError) as refusal:
         training_run_create(
             dataset_version=dataset_version,
@@ -143,18 +139,18 @@ def test_create_refuses_bad_configuration(preset, hyperparameters, message, fiel
 
 
 def test_create_refuses_golden_and_pruned_datasets_and_unknown_triggers():
-    golden = TrainingDatasetVersionFactory(kind=DatasetVersion.Kind.GOLDEN, number=70_001)
+    golden = DatasetVersionFactory(kind=DatasetVersion.Kind.GOLDEN, number=70_001)
     with pytest.raises(ApplicationError) as refusal:
         training_run_create(dataset_version=golden, preset="tiny", trigger="manual")
     assert refusal.value.message == (
         "Dataset v70001 is a Golden evaluation set (never trained on); "
         "train on a training snapshot of the catalog."
     )
-    pruned = TrainingDatasetVersionFactory(number=70_002, pruned_at=timezone.now())
+    pruned = DatasetVersionFactory(number=70_002, pruned_at=timezone.now())
     with pytest.raises(ApplicationError, match="Dataset v70002 was removed by retention on"):
         training_run_create(dataset_version=pruned, preset="tiny", trigger="manual")
     with pytest.raises(ApplicationError) as refusal:
-        training_run_create(dataset_version=TrainingDatasetVersionFactory(), preset="tiny", trigger="cron")
+        training_run_create(dataset_version=DatasetVersionFactory(), preset="tiny", trigger="cron")
     assert refusal.value.message == "Unknown trigger 'cron'; choose one of: schedule, manual, api."
     assert refusal.value.field == "trigger"
     assert not TrainingRun.objects.exists()
@@ -491,12 +487,12 @@ def test_the_heartbeat_thread_keeps_a_long_silent_phase_alive():
     """Tokenizer training and evaluation report no progress; the heartbeat thread beats for them."""
     import time
 
-    from training.services.execution import _Heartbeat
+    from training.services.execution import training_heartbeat
 
     old = timezone.now() - timedelta(minutes=5)
     training_run = TrainingRunFactory(running=True, heartbeat_at=old)
     finished = TrainingRunFactory(succeeded=True, heartbeat_at=old)
-    beats = [_Heartbeat(training_run.pk, interval=0.05), _Heartbeat(finished.pk, interval=0.05)]
+    beats = [training_heartbeat(run.pk, interval=0.05) for run in (training_run, finished)]
     for heartbeat in beats:
         heartbeat.start()
     time.sleep(0.5)

@@ -14,7 +14,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from creativeops.queues import Queue, queue_for
-from tests.factories.training import FAST_HYPERPARAMETERS, TrainingRunFactory, catalog_dataset_version
+from tests.factories.products import dataset_version_from_catalog
+from tests.factories.training import FAST_HYPERPARAMETERS, TrainingRunFactory
 from training import tasks
 from training.models import TrainingRun
 from training.services import training_run_enqueue
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def dataset_version():
-    return catalog_dataset_version(products=100)
+    return dataset_version_from_catalog(products=100)
 
 
 def test_enqueue_sends_the_task_only_after_commit(dataset_version, django_capture_on_commit_callbacks):
@@ -171,12 +172,18 @@ def test_train_command_trains_synchronously_and_prints_the_metrics(dataset_versi
     assert f"Training run #{training_run.pk} succeeded in " in text
     assert f"artifact models/run-{training_run.pk}" in text
     assert "epoch 1: train loss" in err.getvalue()  # the progress bar and epoch lines go to stderr
+    # One ETA per redraw of the bar, the service's (the admin's figure), never tqdm's own estimate.
+    redraws = [
+        line for line in re.split(r"[\r\n]", err.getvalue()) if line.startswith(f"run #{training_run.pk}:")
+    ]
+    assert any(re.search(r", epoch \d+, ETA \d+ s\]$", line.strip()) for line in redraws), redraws
+    assert all(line.count("ETA") <= 1 and "<" not in line and "/s" not in line for line in redraws), redraws
 
 
 def test_train_command_explains_bad_input():
     with pytest.raises(CommandError, match=r"^There is no training dataset version yet"):
         call_command("train", stdout=StringIO())
-    version = catalog_dataset_version(products=20)
+    version = dataset_version_from_catalog(products=20)
     with pytest.raises(CommandError, match=r"^Dataset version v99 does not exist \(recent: v1\)\.$"):
         call_command("train", "--dataset-version", "99", stdout=StringIO())
     with pytest.raises(CommandError, match=r"^Unknown hyperparameter 'epoch'; allowed: batch_size"):

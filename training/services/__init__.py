@@ -1,11 +1,10 @@
 """Training services: every write to a TrainingRun goes through these functions.
 
 `runs` creates, queues and cancels; `execution` trains (one at a time, see its docstring); `reaper`
-fails runs whose worker vanished; `locking` holds PostgreSQL advisory locks.
+fails runs whose worker vanished. Advisory locks come from `creativeops.core.locks`.
 """
 
 from training.services.execution import ProgressUpdate, TrainingStopped, training_run_execute
-from training.services.locking import advisory_lock
 from training.services.reaper import training_runs_reap_stale
 from training.services.runs import (
     HYPERPARAMETER_LIMITS,
@@ -22,7 +21,6 @@ __all__ = [
     "TUNABLE_HYPERPARAMETERS",
     "ProgressUpdate",
     "TrainingStopped",
-    "advisory_lock",
     "training_config_of",
     "training_config_resolve",
     "training_run_cancel",

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -39,15 +38,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Exists
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.heartbeat import Heartbeat, heartbeat_interval
+from creativeops.core.locks import advisory_lock
 from products.generator import VOCABULARY
 from products.models import DatasetVersion
 from training.models import TrainingRun
-from training.services.locking import advisory_lock
+from training.selectors import training_run_active
 from training.services.runs import training_config_of
 from training.storage import (
     artifact_delete,
@@ -219,12 +220,8 @@ def _worker_name() -> str:
     return (hostname or f"{socket.gethostname()} (in process)")[:200]
 
 
-def _slot_holder() -> TrainingRun | None:
-    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).order_by("started_at").first()
-
-
 def _refuse_busy(training_run_id: int, waited: float) -> TrainingRun:
-    holder = _slot_holder()
+    holder = training_run_active()
     if holder is not None and holder.pk != training_run_id:
         who = (
             f"training run #{holder.pk} (running since {holder.started_at:%Y-%m-%d %H:%M:%S %Z} "
@@ -248,35 +245,20 @@ def _refuse_busy(training_run_id: int, waited: float) -> TrainingRun:
 # --------------------------------------------------------------------------------------------
 
 
-class _Heartbeat(threading.Thread):
+def training_heartbeat(training_run_id: int, interval: float | None = None) -> Heartbeat:
     """Keeps heartbeat_at fresh while nothing else does (tokenizer training, evaluation, uploads),
-    so a long evaluation is not mistaken for a dead worker by the reaper."""
+    so a long evaluation is not mistaken for a dead worker by the reaper. Only a running row beats."""
 
-    def __init__(self, training_run_id: int, interval: float):
-        super().__init__(name=f"training-run-{training_run_id}-heartbeat", daemon=True)
-        self.training_run_id = training_run_id
-        self.interval = interval
-        self._stopped = threading.Event()
+    def beat() -> None:
+        TrainingRun.objects.filter(pk=training_run_id, status=TrainingRun.Status.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
 
-    def run(self) -> None:
-        try:
-            while not self._stopped.wait(self.interval):
-                try:
-                    TrainingRun.objects.filter(
-                        pk=self.training_run_id, status=TrainingRun.Status.RUNNING
-                    ).update(heartbeat_at=timezone.now())
-                except Exception as error:
-                    logger.warning("Heartbeat of training run #%s failed: %s", self.training_run_id, error)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join(timeout=10)
-
-
-def heartbeat_interval() -> float:
-    return min(30.0, stale_after().total_seconds() / 4)
+    return Heartbeat(
+        name=f"training-run-{training_run_id}-heartbeat",
+        interval=heartbeat_interval(stale_after()) if interval is None else interval,
+        beat=beat,
+    )
 
 
 class _ProgressRecorder:
@@ -353,7 +335,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
     run_id = training_run.pk
     logger.info("Training run #%s started on %s", run_id, training_run.worker)
     tracker = TrainingTracker(training_run)
-    heartbeat = _Heartbeat(run_id, heartbeat_interval())
+    heartbeat = training_heartbeat(run_id)
     heartbeat.start()
     staging: Path | None = None
     published: str | None = None

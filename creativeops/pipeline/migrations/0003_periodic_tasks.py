@@ -2,9 +2,10 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from creativeops.pipeline.schedule import install_periodic_tasks
+    from creativeops.core.schedule import install_periodic_tasks
+    from creativeops.pipeline.schedule import PERIODIC_TASKS
 
-    install_periodic_tasks(apps)
+    install_periodic_tasks(apps, PERIODIC_TASKS)
 
 
 class Migration(migrations.Migration):

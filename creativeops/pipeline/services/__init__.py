@@ -1,4 +1,5 @@
-"""The nightly chain: generate → snapshot → train → evaluate → register, one run at a time per model.
+"""The nightly chain, one run at a time per model:
+generate → snapshot → train → verify_artifact → score_and_register.
 
 Concurrency design
 ------------------

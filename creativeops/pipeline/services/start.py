@@ -182,8 +182,8 @@ def pipeline_chain(pipeline_run_id: int):
         tasks.pipeline_generate.si(pipeline_run_id),
         tasks.pipeline_snapshot.si(pipeline_run_id),
         tasks.pipeline_train.si(pipeline_run_id),
-        tasks.pipeline_evaluate.si(pipeline_run_id),
-        tasks.pipeline_register.si(pipeline_run_id),
+        tasks.pipeline_verify_artifact.si(pipeline_run_id),
+        tasks.pipeline_score_and_register.si(pipeline_run_id),
     )
 
 

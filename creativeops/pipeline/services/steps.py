@@ -1,25 +1,24 @@
-"""The five steps. Each is idempotent: its output is recorded on the run, and a step delivered twice
-(broker redelivery, a duplicate message) finds it there and creates nothing new."""
+"""The five steps: generate, snapshot, train, verify_artifact, score_and_register (the gate scores
+and the registry registers). Each is idempotent: its output is recorded on the run, and a step
+delivered twice (broker redelivery, a duplicate message) finds it there and creates nothing new."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.heartbeat import Heartbeat, heartbeat_interval
+from creativeops.core.retries import TRANSIENT_ERRORS
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.services.reaper import lease_duration, pipeline_run_fail
 
 logger = logging.getLogger(__name__)
 
 _ACTIVE = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
-# Infrastructure errors propagate to the Celery task, which retries them with backoff; everything
-# else is a real failure of the step and ends the run with its message.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 class StepBusy(Exception):  # noqa: N818 - a signal, not an error
@@ -42,24 +41,21 @@ def pipeline_step_run(*, pipeline_run_id: int, step: str) -> PipelineRun:
     if not _may_run(run, step):
         return run
     _step_update(run.pk, step, status="running", started=True)
-    heartbeat = _LeaseHeartbeat(run.pk)
-    heartbeat.start()
     try:
-        output = STEP_HANDLERS[step](run) or {}
+        with _lease_heartbeat(run.pk):
+            output = STEP_HANDLERS[step](run) or {}
     except StepBusy as busy:
         logger.info(
             "Pipeline run #%s: step %s is live elsewhere (%s); not running it twice", run.pk, step, busy
         )
         return PipelineRun.objects.get(pk=run.pk)
     except TRANSIENT_ERRORS:
-        raise
+        raise  # the Celery task retries it with backoff (creativeops.core.retries)
     except Exception as error:
         logger.exception("Pipeline run #%s failed in step %s", run.pk, step)
         message = error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
         pipeline_run_fail(pipeline_run_id=run.pk, step=step, message=message)
         return PipelineRun.objects.get(pk=run.pk)
-    finally:
-        heartbeat.stop()
     _step_update(run.pk, step, status="succeeded", output=output)
     return PipelineRun.objects.get(pk=run.pk)
 
@@ -108,30 +104,17 @@ def _step_update(run_id: int, step: str, *, status: str, started: bool = False, 
         )
 
 
-class _LeaseHeartbeat(threading.Thread):
+def _lease_heartbeat(run_id: int) -> Heartbeat:
     """Renews the run's lease while a step works, so only a dead worker's run outlives it."""
 
-    def __init__(self, run_id: int):
-        super().__init__(name=f"pipeline-run-{run_id}-lease", daemon=True)
-        self.run_id = run_id
-        self.interval = min(30.0, lease_duration().total_seconds() / 4)
-        self._stopped = threading.Event()
+    def renew() -> None:
+        PipelineRun.objects.filter(pk=run_id, status__in=_ACTIVE).update(
+            lease_expires_at=timezone.now() + lease_duration()
+        )
 
-    def run(self) -> None:
-        try:
-            while not self._stopped.wait(self.interval):
-                try:
-                    PipelineRun.objects.filter(pk=self.run_id, status__in=_ACTIVE).update(
-                        lease_expires_at=timezone.now() + lease_duration()
-                    )
-                except Exception as error:
-                    logger.warning("Lease renewal of pipeline run #%s failed: %s", self.run_id, error)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join(timeout=10)
+    return Heartbeat(
+        name=f"pipeline-run-{run_id}-lease", interval=heartbeat_interval(lease_duration()), beat=renew
+    )
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -204,43 +187,28 @@ def _train(run: PipelineRun) -> dict:
     }
 
 
-def _evaluate(run: PipelineRun) -> dict:
-    """Check the candidate's artifact before anything is registered from it, and prepare what the gate
-    scores it on: every file against its manifest, the manifest against the checksum training
-    recorded, and the golden set (created once, never trained on)."""
-    from products.services import dataset_version_create_golden
-    from registry.models import ModelVersion
-    from training.ml import ArtifactIntegrityError, sha256_of_directory, verify_artifact
-    from training.storage import artifact_local_path
+def _verify_artifact(run: PipelineRun) -> dict:
+    """Prove the trained artifact is the one training wrote before anything is scored or registered
+    from it: every file against its manifest, the manifest against the checksum training recorded."""
+    from training.storage import artifact_verify
 
     training_run = run.training_run
     if not training_run.artifact_uri:
-        raise ApplicationError(f"Training run #{training_run.pk} recorded no artifact; nothing to evaluate.")
-    path = artifact_local_path(training_run.artifact_uri)
-    try:
-        verify_artifact(path)
-        actual = sha256_of_directory(path)
-    except ArtifactIntegrityError as error:
-        raise ApplicationError(
-            f"The artifact of training run #{training_run.pk} failed verification: {error}."
-        )
-    if actual != training_run.artifact_sha256:
-        raise ApplicationError(
-            f"The artifact of training run #{training_run.pk} changed after training: its checksum is "
-            f"{actual[:12]}…, training recorded {training_run.artifact_sha256[:12]}…."
-        )
-    golden = dataset_version_create_golden()
-    production = ModelVersion.objects.production().filter(name=run.model_name).first()
-    return {
-        "artifact_sha256": actual,
-        "golden_dataset_version": golden.number,
-        "compared_with": f"{production.name} v{production.version}" if production else None,
-    }
+        raise ApplicationError(f"Training run #{training_run.pk} recorded no artifact; nothing to verify.")
+    artifact_verify(
+        uri=training_run.artifact_uri,
+        sha256=training_run.artifact_sha256,
+        owner=f"training run #{training_run.pk}",
+        refused="was not registered",
+    )
+    return {"artifact_sha256": training_run.artifact_sha256}
 
 
-def _register(run: PipelineRun) -> dict:
-    """The registry scores candidate and production on the same rows (the gate) and registers the
-    version, once per training run; the decision and its reason are copied onto the run."""
+def _score_and_register(run: PipelineRun) -> dict:
+    """The registry scores candidate and production on the same rows (the gate: the candidate's test
+    split and the golden set, created once and never trained on) and registers the version with the
+    gate's decision, once per training run; the decision and its reason are copied onto the run."""
+    from products.services import dataset_version_create_golden
     from registry.services import model_version_register
 
     version = model_version_register(
@@ -250,13 +218,20 @@ def _register(run: PipelineRun) -> dict:
     PipelineRun.objects.filter(pk=run.pk).update(
         model_version=version, gate_decision=decision, gate_reason=version.gate_reason
     )
-    return {"model_version": version.version, "decision": decision, "version_status": version.status}
+    compared_with = (version.evaluation or {}).get("production_version")
+    return {
+        "model_version": version.version,
+        "decision": decision,
+        "version_status": version.status,
+        "compared_with": f"{version.name} v{compared_with}" if compared_with else None,
+        "golden_dataset_version": dataset_version_create_golden().number,  # the one the gate used
+    }
 
 
 STEP_HANDLERS: dict[str, Callable[[PipelineRun], dict | None]] = {
     "generate": _generate,
     "snapshot": _snapshot,
     "train": _train,
-    "evaluate": _evaluate,
-    "register": _register,
+    "verify_artifact": _verify_artifact,
+    "score_and_register": _score_and_register,
 }

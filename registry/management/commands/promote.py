@@ -29,10 +29,12 @@ class Command(RegistryCommand):
         target = selectors.model_version_get(name=name, version=version)
         if target is None:
             raise CommandError(f"{name} has no version {version}.")
-        previous = selectors.production_version(name)
         with service_errors():
             promoted = model_version_promote(
                 version=target, actor=user, reason=reason, force=force, actor_label=label
             )
-        was = f" (v{previous.version} archived)" if previous else ""
+        # What the transaction archived, not what was in production before it: another promotion
+        # may commit in between (the audit trail records the same version).
+        archived = promoted.replaced_production
+        was = f" (v{archived.version} archived)" if archived else ""
         self.stdout.write(self.style.SUCCESS(f"{name} v{promoted.version} is now in production{was}."))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from registry import selectors
 from registry.management.commands._registry_command import RegistryCommand, service_errors
 from registry.services import model_version_rollback
 
@@ -20,10 +19,12 @@ class Command(RegistryCommand):
     def handle(self, *args, to_version: int | None, name: str, reason: str, actor: str | None, **options):
         reason = self.reason(reason)
         user, label = self.actor(actor)
-        previous = selectors.production_version(name)
         with service_errors():
             restored = model_version_rollback(
                 name=name, actor=user, reason=reason, to_version=to_version, actor_label=label
             )
-        was = f" (v{previous.version} archived)" if previous else ""
+        # What the transaction archived, not what was in production before it: another promotion
+        # may commit in between (the audit trail records the same version).
+        archived = restored.replaced_production
+        was = f" (v{archived.version} archived)" if archived else ""
         self.stdout.write(self.style.SUCCESS(f"Rolled {name} back to v{restored.version}{was}."))

@@ -11,7 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.progress import eta_postfix, progress_bar
 from products.models import DatasetVersion
+from products.selectors import dataset_versions_trainable
 from training.management.commands._tables import text_table
 from training.ml.config import PRESETS
 from training.models import TrainingRun
@@ -104,9 +106,9 @@ class Command(BaseCommand):
         self._report(training_run)
 
     def _dataset_version(self, number: int | None) -> DatasetVersion:
-        versions = DatasetVersion.objects.filter(kind=DatasetVersion.Kind.TRAINING, pruned_at__isnull=True)
+        versions = dataset_versions_trainable()
         if number is None:
-            latest = versions.order_by("-number").first()
+            latest = versions.first()
             if latest is None:
                 raise CommandError(
                     "There is no training dataset version yet; cut one from the catalog first."
@@ -114,17 +116,16 @@ class Command(BaseCommand):
             return latest
         found = DatasetVersion.objects.filter(number=number).first()
         if found is None:
-            known = ", ".join(
-                f"v{n}" for n in versions.order_by("-number").values_list("number", flat=True)[:10]
-            )
+            known = ", ".join(f"v{n}" for n in versions.values_list("number", flat=True)[:10])
             raise CommandError(f"Dataset version v{number} does not exist (recent: {known or 'none'}).")
         return found
 
     def _bar(self, training_run: TrainingRun) -> tqdm:
         # The command's own stderr stream (not its line-ending wrapper, which would break "\r" redraws),
         # so call_command(stderr=...) captures the bar and the epoch lines.
+        # The line's one ETA is the service's (the admin's figure), not tqdm's: creativeops.core.progress.
         stream = getattr(self.stderr, "_out", sys.stderr)
-        return tqdm(total=None, unit="step", desc=f"run #{training_run.pk}", dynamic_ncols=True, file=stream)
+        return progress_bar(unit="steps", desc=f"run #{training_run.pk}", dynamic_ncols=True, file=stream)
 
     def _train_here(self, training_run: TrainingRun, lock_wait: float | None) -> TrainingRun:
         with self._bar(training_run) as bar:
@@ -134,7 +135,7 @@ class Command(BaseCommand):
                     bar.total = update.total_steps
                     bar.refresh()
                 bar.update(update.step - bar.n)
-                bar.set_postfix_str(f"epoch {update.epoch}", refresh=False)
+                bar.set_postfix_str(eta_postfix(f"epoch {update.epoch}", update.eta_seconds), refresh=False)
                 if update.epoch_metrics:
                     bar.write(_epoch_line(update.epoch, update.epoch_metrics), file=bar.fp)
 
@@ -154,7 +155,9 @@ class Command(BaseCommand):
                         bar.total = training_run.total_steps
                         bar.refresh()
                     bar.update(max(training_run.step - bar.n, 0))
-                    bar.set_postfix_str(training_run.status, refresh=True)
+                    bar.set_postfix_str(
+                        eta_postfix(training_run.status, training_run.eta_seconds), refresh=True
+                    )
                     for epoch in training_run.epoch_history[epochs_shown:]:
                         bar.write(_epoch_line(epoch.get("epoch"), epoch), file=bar.fp)
                     epochs_shown = len(training_run.epoch_history)

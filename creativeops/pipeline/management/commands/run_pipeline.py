@@ -1,4 +1,4 @@
-"""Start the generate → snapshot → train → evaluate → register chain, as beat and the admin do."""
+"""Run the pipeline chain once (generate → snapshot → train → verify_artifact → score_and_register)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, connections
 from tqdm import tqdm
 
 from creativeops.core.errors import ApplicationError
+from creativeops.core.progress import eta_postfix, progress_bar
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.selectors import FINISHED_STATUSES, pipeline_run_progress
 from creativeops.pipeline.services import pipeline_start
@@ -136,15 +137,19 @@ def _pollable_from_a_thread() -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
+def _pipeline_bar(stream) -> tqdm:
+    return progress_bar(total=100, desc="pipeline", file=stream)
+
+
 def _update_bar(bar: tqdm, run: PipelineRun) -> None:
+    """Percent of the run, its step, and while it trains the training's ETA: the one ETA on the line
+    (the same figure as the admin's; tqdm's own estimate is left out, see creativeops.core.progress)."""
     progress = pipeline_run_progress(run)
     bar.n = progress["percent"]
     eta = progress.get("training_eta_seconds") if progress.get("training_status") == "running" else None
-    bar.set_postfix_str(
-        # No current step: the run is still queued, or it has ended (then its status, not "queued").
-        f"{progress['step'] or run.status}" + (f", training ETA {eta:.0f} s" if eta else ""),
-        refresh=False,
-    )
+    # No current step: the run is still queued, or it has ended (then its status, not "queued").
+    step = progress["step"] or run.status
+    bar.set_postfix_str(eta_postfix(step, eta, eta_label="training ETA"), refresh=False)
     bar.refresh()
 
 
@@ -159,7 +164,7 @@ class _ProgressWatcher(threading.Thread):
         self._first_id = (PipelineRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
 
     def run(self) -> None:
-        bar = tqdm(total=100, unit="%", desc="pipeline", file=self.command.stdout._out)
+        bar = _pipeline_bar(self.command.stdout._out)
         try:
             while not self._stopped.wait(POLL_SECONDS):
                 try:
@@ -184,7 +189,7 @@ class _ProgressWatcher(threading.Thread):
 
 def _poll_until_done(command: BaseCommand, run_id: int, timeout: float | None) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
-    bar = tqdm(total=100, unit="%", desc="pipeline", file=command.stdout._out)
+    bar = _pipeline_bar(command.stdout._out)
     try:
         while True:
             run = PipelineRun.objects.select_related("training_run").get(pk=run_id)

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("products", "0001_initial"),
+        ("products", "0002_product_sort_indexes"),
     ]
 
     operations = [

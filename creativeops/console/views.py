@@ -1,4 +1,7 @@
-"""Process-level endpoints that sit outside the versioned API: liveness, readiness, metrics."""
+"""Process-level endpoints that sit outside the versioned API: liveness, readiness, metrics.
+
+They compose the apps (readiness asks inference, /metrics reads every layer's gauges), so they live in
+the console, not in the ground package."""
 
 import hmac
 import logging
@@ -8,7 +11,16 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from creativeops.core.metrics import metrics_payload
+from creativeops.monitoring.metrics import drift_gauges
+from creativeops.pipeline.metrics import pipeline_gauges
+from inference.metrics import registry_gauges
+from inference.selectors import serving_readiness
+
 logger = logging.getLogger(__name__)
+
+# The gauges /metrics reads from the database at scrape time, one source per layer that owns the rows.
+DATABASE_GAUGES = (pipeline_gauges, registry_gauges, drift_gauges)
 
 
 @require_GET
@@ -27,8 +39,6 @@ def ready(request):
     status "degraded" and the reason: every pod would fail the same way, and dropping them all would
     turn one bad artifact into an outage.
     """
-    from inference.selectors import serving_readiness
-
     reasons = _database_problems()
     model_ready, body = serving_readiness() if not reasons else (False, {"reasons": []})
     reasons += body.get("reasons", [])
@@ -82,11 +92,9 @@ def _metrics_refusal(request) -> HttpResponse | None:
 def metrics(request):
     """Prometheus scrape: django-prometheus' and CreativeOps' metrics, summed over the gunicorn workers
     when PROMETHEUS_MULTIPROC_DIR is set, plus gauges read from the database at scrape time."""
-    from inference.metrics import metrics_payload
-
     refusal = _metrics_refusal(request)
     if refusal is not None:
         return refusal
 
-    payload, content_type = metrics_payload()
+    payload, content_type = metrics_payload(DATABASE_GAUGES)
     return HttpResponse(payload, content_type=content_type)

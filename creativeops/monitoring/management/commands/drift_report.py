@@ -52,6 +52,12 @@ class Command(BaseCommand):
             f"v{details.get('dataset_version')}, {report.sample_size} predictions from "
             f"{report.window_start:%Y-%m-%d %H:%M} to {report.window_end:%Y-%m-%d %H:%M} UTC"
         )
+        unseen = details.get("unlike_training_data") or {}
+        self.stdout.write(
+            f"Unlike the training data: {report.unlike_training_data} of {report.sample_size} predictions "
+            f"(unseen category {unseen.get('category', 0)}, brand {unseen.get('brand', 0)}, "
+            f"vocabulary {unseen.get('vocabulary', 0)})"
+        )
         if details.get("note"):
             self.stdout.write(self.style.WARNING(details["note"]))
         features = details.get("features") or []

@@ -1,5 +1,5 @@
 """The operator dashboard on the admin index: one read across the registry, the pipeline, the schedule
-and drift. It lives in the project package because it composes apps no single app may import."""
+and drift. It lives in the console (composition) because it reads apps no single app may import."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from creativeops.monitoring.models import DriftReport
 from creativeops.pipeline.models import PipelineRun
 from creativeops.pipeline.schedule import NIGHTLY_PIPELINE, PERIODIC_TASKS
-from inference.models import DriftReport
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
 from training.charts import line_chart_svg

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from creativeops.core.dashboard import OperatorDashboard
-from creativeops.core.dashboard import operator_dashboard as build_operator_dashboard
+from creativeops.console.dashboard import OperatorDashboard
+from creativeops.console.dashboard import operator_dashboard as build_operator_dashboard
 
 register = template.Library()
 
