@@ -101,22 +101,23 @@ def serving_schema(production_model, api_token, high_rates):
         request_finished.connect(close_old_connections)
 
 
+# Generated requests only (no shrinking), fixtures shared across examples, slow or filtered cases allowed.
+FUZZ_SETTINGS = {
+    "deadline": None,
+    "phases": [Phase.generate],
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+}
 fuzzed = schemathesis.from_pytest_fixture("serving_schema", endpoint=SERVING_PATHS)
 whole_api = schemathesis.from_pytest_fixture("serving_schema", endpoint="^/api/v1/")
 
 
 @pytest.mark.django_db
 @fuzzed.parametrize()
-@hypothesis_settings(
-    max_examples=20,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
-)
+@hypothesis_settings(max_examples=20, **FUZZ_SETTINGS)
 def test_serving_endpoints_conform_to_the_schema(case, api_token):
     response = case.call_wsgi(headers={"Authorization": f"Token {api_token}"})
 
@@ -139,16 +140,7 @@ def _every_rate_high(settings):
 
 @pytest.mark.django_db
 @whole_api.parametrize()
-@hypothesis_settings(
-    max_examples=8,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
-)
+@hypothesis_settings(max_examples=8, **FUZZ_SETTINGS)
 def test_every_api_operation_answers_as_its_schema_says(case, api_token, _every_rate_high):
     """Status codes, content types, headers and bodies of every /api/v1 operation, for a client with
     a token and no operator permissions (so no fuzzed request starts a pipeline or promotes a model)."""

@@ -107,8 +107,8 @@ def test_a_row_an_import_would_reject_makes_the_load_fail_naming_it(tmp_path):
         load_ood_products(path=path)
 
     assert caught.value.message == (
-        "ood.json is not a valid out-of-distribution set: line 1, price: price '12.345' has more than 2 "
-        "decimal places."
+        "ood.json is not a valid out-of-distribution set: line 1, item 2 (sku 'OOD-MUS-002'), price: "
+        "price '12.345' has more than 2 decimal places."
     )
 
 
@@ -133,7 +133,8 @@ def test_the_catalog_import_refuses_the_sets_skus_so_they_never_reach_a_training
 
     assert (report.rows, report.rejected_rows, report.created) == (len(_fixture_items()), report.rows, 0)
     assert str(report.errors[0]) == (
-        "line 3, sku: sku 'OOD-MUS-001' starts with 'OOD-', the prefix of the out-of-distribution "
+        "line 3, item 1 (sku 'OOD-MUS-001'), sku: sku 'OOD-MUS-001' starts with 'OOD-', the prefix of "
+        "the out-of-distribution "
         "evaluation set, which is never trained on; import that set with manage.py import_ood_set."
     )
     assert Product.objects.count() == 0
