@@ -7,8 +7,9 @@ the chunk size used to stream them. Product k's random draws are a pure function
 no set or dict order ever reaches the output. Second, every reference creative may state only
 facts of its own product (brand, product noun, material, features, the numbers of its title,
 description and price): the model learns to copy facts from its input, and an invented "20% off"
-in the targets would teach it to invent. `FactVocabulary.fact_violations` checks exactly that, for
-these targets in the tests and for model outputs in evaluation.
+in the targets would teach it to invent. `training.ml.metrics.FactChecker` checks exactly that, for
+these targets in the tests and for model outputs in evaluation, with the brands and nouns of
+`VOCABULARY` (this module only names the vocabulary: `products` never imports `training`).
 
 This module imports no Django: the `generate_products` command, the pipeline and the benchmarks
 all call it with plain arguments. It writes 100,000 products in about a second on one core, which
@@ -19,7 +20,6 @@ is why templates are f-string lambdas over a slotted facts object (several times
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -588,7 +588,7 @@ _WARRANTY_SHARE = 0.35
 
 # --------------------------------------------------------------------------------------------
 # Text templates: f-string lambdas over `_Facts`. No template holds a digit, a brand or a product
-# noun of its own; every fact comes from the product, which is what keeps `fact_violations` at
+# noun of its own; every fact comes from the product, which is what keeps the fact checker at
 # zero for every reference creative.
 # --------------------------------------------------------------------------------------------
 
@@ -988,35 +988,17 @@ def _write_creative(templates: _ToneTemplates, facts: _Facts, draw: _Draw) -> Ge
 
 
 # --------------------------------------------------------------------------------------------
-# Fact checking (tests and model evaluation; not on the generation hot path)
+# The catalog's vocabulary, for the fact checker (training.ml.metrics.FactChecker) and the
+# decoding guard: the brands and product nouns this generator writes.
 # --------------------------------------------------------------------------------------------
-
-_NUMBER_PATTERN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-def _phrase_pattern(phrases: Sequence[str], *, allow_plural: bool) -> re.Pattern[str]:
-    """Whole-phrase, case-insensitive alternation, longest first so "chef's knife" beats "knife"."""
-    ordered = sorted(phrases, key=lambda phrase: (-len(phrase), phrase))
-    alternation = "|".join(re.escape(phrase) for phrase in ordered)
-    plural = "(?:e?s)?" if allow_plural else ""
-    return re.compile(rf"(?<!\w)(?P<phrase>{alternation}){plural}(?!\w)", re.IGNORECASE)
-
-
-def _number_value(token: str) -> Decimal:
-    return Decimal(token.replace(",", ""))
 
 
 class FactVocabulary:
-    """The catalog's brands and product nouns, and the check that copy states only its own facts."""
+    """The catalog's brands and product nouns."""
 
     def __init__(self, brands: Sequence[str], nouns: Sequence[str]) -> None:
         self.all_brands: tuple[str, ...] = tuple(brands)
         self.all_nouns: tuple[str, ...] = tuple(nouns)
-        self._brand_pattern = _phrase_pattern(self.all_brands, allow_plural=False)
-        self._noun_pattern = _phrase_pattern(self.all_nouns, allow_plural=True)
-        self._brand_names = {brand.casefold(): brand for brand in self.all_brands}
-        self._noun_names = {noun.casefold(): noun for noun in self.all_nouns}
-        self._nouns_within_noun: dict[str, frozenset[str]] = {}
 
     def known_terms(self, *frames) -> tuple[list[str], list[str]]:
         """(brands, nouns) a fact-fidelity check knows: this vocabulary's, plus the brands in the
@@ -1028,70 +1010,8 @@ class FactVocabulary:
                 brands.update(str(brand) for brand in frame["brand"].dropna().unique())
         return sorted(brands), sorted(self.all_nouns)
 
-    def fact_violations(self, text: str, *, brand: str, noun: str, source_text: str) -> list[str]:
-        """Human-readable reasons `text` states something that is not a fact of this product.
-
-        `source_text` is what the product says about itself (see `product_source_text`). Flagged,
-        each once, in this order: a number the source does not contain ("2-Person" holds 2,
-        "$19.99" holds 19.99, and 19.99 equals 19.990); any catalog brand but `brand`; any catalog
-        noun (or its plural) that is neither a whole-word part of `noun` nor mentioned in the
-        source. An empty list means the text is faithful.
-        """
-        violations = [
-            *self._number_violations(text, source_text),
-            *self._brand_violations(text, brand),
-            *self._noun_violations(text, noun, source_text),
-        ]
-        return list(dict.fromkeys(violations))
-
-    def _number_violations(self, text: str, source_text: str) -> list[str]:
-        source_numbers = {_number_value(token) for token in _NUMBER_PATTERN.findall(source_text)}
-        return [
-            f"number '{token}' does not appear in the product facts"
-            for token in _NUMBER_PATTERN.findall(text)
-            if _number_value(token) not in source_numbers
-        ]
-
-    def _brand_violations(self, text: str, brand: str) -> list[str]:
-        own_brand = brand.casefold()
-        return [
-            f"mentions another brand: {self._brand_names[match.casefold()]}"
-            for match in _matched_phrases(self._brand_pattern, text)
-            if match.casefold() != own_brand
-        ]
-
-    def _noun_violations(self, text: str, noun: str, source_text: str) -> list[str]:
-        allowed = self._nouns_within(noun) | {
-            match.casefold() for match in _matched_phrases(self._noun_pattern, source_text)
-        }
-        return [
-            f"mentions another product: {self._noun_names[match.casefold()]}"
-            for match in _matched_phrases(self._noun_pattern, text)
-            if match.casefold() not in allowed
-        ]
-
-    def _nouns_within(self, noun: str) -> frozenset[str]:
-        """Catalog nouns that are whole words of `noun` ("knife" within "chef's knife"), cached."""
-        key = noun.casefold()
-        if key not in self._nouns_within_noun:
-            self._nouns_within_noun[key] = frozenset(
-                candidate.casefold()
-                for candidate in self.all_nouns
-                if re.search(rf"(?<!\w){re.escape(candidate)}(?!\w)", noun, re.IGNORECASE)
-            ) | {key}
-        return self._nouns_within_noun[key]
-
-
-def _matched_phrases(pattern: re.Pattern[str], text: str) -> list[str]:
-    return [match.group("phrase") for match in pattern.finditer(text)]
-
 
 VOCABULARY = FactVocabulary(
     brands=tuple(brand for category in _CATEGORY_TABLE for brand in category.brands),
     nouns=tuple(line.noun for category in _CATEGORY_TABLE for line in category.lines),
 )
-
-
-def fact_violations(text: str, *, brand: str, noun: str, source_text: str) -> list[str]:
-    """Module-level shortcut for `VOCABULARY.fact_violations`."""
-    return VOCABULARY.fact_violations(text, brand=brand, noun=noun, source_text=source_text)

@@ -172,9 +172,49 @@ def version_comparison(version: ModelVersion) -> dict:
             for dataset in ("test", "golden")
         },
         "rules": evaluation.get("rules") or {},
+        "ood": version_ood_comparison(version),
         "sample_outputs": evaluation.get("sample_outputs") or [],
         "production_unavailable": evaluation.get("production_unavailable"),
         "seconds": evaluation.get("seconds"),
+    }
+
+
+OOD_COMPARISON_METRICS = (
+    "foreign_brand_rate",
+    "own_fact_rate",
+    "number_fidelity",
+    "foreign_noun_rate",
+    "distinct_2",
+)
+OOD_LOWER_IS_BETTER = {"foreign_brand_rate", "foreign_noun_rate"}
+
+
+def version_ood_comparison(version: ModelVersion) -> dict:
+    """Both models on the out-of-distribution set (real-world products, never trained on): the facts
+    each creative names, and the creatives that named a foreign brand (the gate rejects any)."""
+    scores = (version.evaluation or {}).get("ood") or {}
+    mine, theirs = scores.get("candidate") or {}, scores.get("production") or {}
+    rows = []
+    for metric in OOD_COMPARISON_METRICS:
+        candidate, production = mine.get(metric), theirs.get(metric)
+        if candidate is None and production is None:
+            continue
+        delta = candidate - production if candidate is not None and production is not None else None
+        better = None if not delta else (delta < 0) == (metric in OOD_LOWER_IS_BETTER)
+        rows.append(
+            {
+                "metric": metric,
+                "candidate": _number(candidate, metric),
+                "production": _number(production, metric),
+                "delta": None if delta is None else _number(delta, metric, signed=True),
+                "better": better,
+            }
+        )
+    return {
+        "rows": rows,
+        "products": scores.get("products"),
+        "items": mine.get("items"),
+        "foreign_brand_examples": mine.get("foreign_brand_examples") or [],
     }
 
 

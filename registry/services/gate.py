@@ -1,9 +1,14 @@
 """The evaluation gate: champion (production) and challenger (candidate) scored on the same rows.
 
 Both models are loaded from their verified artifacts and score the same stable, capped sample of
-the candidate dataset's test split and of the golden set (never trained on). The rules are plain
-functions of the two score dictionaries (`gate_rules_apply`), so they can be tested with hand-made
-numbers; `evaluate_candidate` only produces the scores and the side-by-side sample outputs.
+the candidate dataset's test split and of the golden set (never trained on), and one tone of every
+product of the out-of-distribution set (real-world products, brands and kinds the generator never
+writes; never trained on). The rules are plain functions of the score dictionaries
+(`gate_rules_apply`), so they can be tested with hand-made numbers; `evaluate_candidate` only
+produces the scores and the side-by-side sample outputs.
+
+On the out-of-distribution set the rule is absolute, not a comparison: a candidate that names a
+foreign brand in any creative (`foreign_brand_rate` above 0) is rejected, the first model too.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from products.generator import VOCABULARY
 from registry.models import ModelVersion
 
 GATE_SAMPLE_PRODUCTS = 64  # products per evaluation set: seconds on `tiny`, stable across versions
+OOD_GATE_ROWS = 512  # one tone of every product of the out-of-distribution set (253 today)
 SAMPLE_OUTPUT_PRODUCTS = 5  # products shown side by side in the console
 DATASETS = ("test", "golden")
+OOD = "ood"  # the out-of-distribution set: scored on facts (no reference copy), see OOD_METRICS
 CANDIDATE, REJECTED = ModelVersion.Status.CANDIDATE.value, ModelVersion.Status.REJECTED.value
 LATENCY_KEYS = ("latency_ms_mean", "latency_ms_per_item")
 # transformers' from_pretrained patches process-wide torch state while it builds a model, so two
@@ -95,16 +102,30 @@ def gate_rules_apply(
     candidate then passes, with its own scores in the reason. Sets without candidate scores are
     skipped (a dataset whose test split is empty).
     """
-    sets = {name: pair for name, pair in scores.items() if pair and pair.get("candidate")}
+    ood = scores.get(OOD) or {}
+    sets = {name: pair for name, pair in scores.items() if name != OOD and pair and pair.get("candidate")}
     if not sets:
         raise ValueError("no evaluation set has candidate scores")
+    ood_outcome = _foreign_brand_rule(ood["candidate"]) if ood.get("candidate") else None
     if all(pair.get("production") is None for pair in sets.values()):
-        return CANDIDATE, _first_model_reason(sets, thresholds, production_label), {}
+        reason = _first_model_reason(sets, thresholds, production_label)
+        if ood_outcome is None:
+            return CANDIDATE, reason, {}
+        if ood_outcome.passed:
+            return CANDIDATE, f"{reason}; {ood_outcome.text}", {ood_outcome.name: asdict(ood_outcome)}
+        return (
+            REJECTED,
+            f"{reason.removesuffix(' → candidate')}; {ood_outcome.text} "
+            f"→ rejected (failed: {ood_outcome.name})",
+            {ood_outcome.name: asdict(ood_outcome)},
+        )
     outcomes: list[RuleOutcome] = []
     for name, pair in sets.items():
         outcomes.append(_primary_rule(name, pair, thresholds))
         outcomes.append(_fidelity_rule(name, pair, thresholds))
     outcomes.append(_latency_rule(sets, thresholds))
+    if ood_outcome is not None:
+        outcomes.append(ood_outcome)
     failed = [outcome.name for outcome in outcomes if not outcome.passed]
     status = REJECTED if failed else CANDIDATE
     verdict = f"→ rejected (failed: {', '.join(failed)})" if failed else "→ candidate"
@@ -132,6 +153,14 @@ def _fidelity_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> Rule
     sign = "≥" if passed else "<"
     text = f"fidelity {candidate:.2f} vs {production:.2f} on {dataset} ({delta:+.3f} {sign} {limit:.3f})"
     return RuleOutcome(f"fidelity on {dataset}", passed, text, candidate, production, delta, limit)
+
+
+def _foreign_brand_rule(candidate: dict) -> RuleOutcome:
+    """No creative of the out-of-distribution set may name another company's brand."""
+    rate = float(candidate["foreign_brand_rate"])
+    passed = rate <= 0.0
+    text = f"foreign brands in {rate:.1%} of out-of-distribution creatives ({'=' if passed else '>'} 0)"
+    return RuleOutcome("foreign brands on ood", passed, text, rate, None, None, 0.0)
 
 
 def _latency_rule(sets: dict[str, dict], thresholds: GateThresholds) -> RuleOutcome:
@@ -199,6 +228,18 @@ def _score(generator, sample: pd.DataFrame, known_brands, known_nouns) -> dict |
     if "latency_ms_mean" not in scores and "latency_ms_per_item" in scores:
         scores["latency_ms_mean"] = scores["latency_ms_per_item"]
     return {key: value for key, value in scores.items() if isinstance(value, int | float)}
+
+
+def _score_ood(generator, frame: pd.DataFrame, known_brands, known_nouns) -> dict:
+    from training.ml.evaluate import OOD_METRICS, evaluate_out_of_distribution
+
+    scores = evaluate_out_of_distribution(
+        generator, frame, known_brands=known_brands, known_nouns=known_nouns, max_items=OOD_GATE_ROWS
+    )
+    return {
+        **{name: scores[name] for name in (*OOD_METRICS, "items")},
+        "foreign_brand_examples": scores["foreign_brand_examples"],
+    }
 
 
 def _warm_up(generator, sample: pd.DataFrame) -> None:
@@ -277,22 +318,27 @@ def evaluate_candidate(
     production: ModelVersion | None,
     test_frame: pd.DataFrame,
     golden_frame: pd.DataFrame,
+    ood_frame: pd.DataFrame | None = None,
     thresholds: GateThresholds | None = None,
 ) -> GateDecision:
-    """Score candidate and production on the same test and golden rows and apply the rules.
+    """Score candidate and production on the same test, golden and out-of-distribution rows and
+    apply the rules.
 
     `test_frame` is the candidate's dataset version (its `test` split is used); `golden_frame` is
-    the golden set. The candidate's artifact is verified while loading (ArtifactIntegrityError).
+    the golden set; `ood_frame` the out-of-distribution set (None: not scored). The candidate's
+    artifact is verified while loading (ArtifactIntegrityError).
     Runs with CREATIVEOPS["TORCH_NUM_THREADS"] intra-op threads when set: small models on a
     shared CPU score many times faster on one thread than on threads fighting for the cores.
     """
     from training.ml.train import torch_threads
 
     with torch_threads(settings.CREATIVEOPS.get("TORCH_NUM_THREADS") or None):
-        return _evaluate(candidate_artifact, production, test_frame, golden_frame, thresholds)
+        return _evaluate(candidate_artifact, production, test_frame, golden_frame, ood_frame, thresholds)
 
 
-def _evaluate(candidate_artifact, production, test_frame, golden_frame, thresholds) -> GateDecision:
+def _evaluate(
+    candidate_artifact, production, test_frame, golden_frame, ood_frame, thresholds
+) -> GateDecision:
 
     thresholds = thresholds or GateThresholds.from_settings()
     started = time.perf_counter()
@@ -300,7 +346,10 @@ def _evaluate(candidate_artifact, production, test_frame, golden_frame, threshol
         "test": stable_product_sample(test_frame, split="test"),
         "golden": stable_product_sample(golden_frame, split=None),
     }
-    known_brands, known_nouns = VOCABULARY.known_terms(test_frame, golden_frame)
+    has_ood = ood_frame is not None and not ood_frame.empty
+    known_brands, known_nouns = VOCABULARY.known_terms(
+        test_frame, golden_frame, *([ood_frame] if has_ood else [])
+    )
     candidate = _load(candidate_artifact)
     champion, unavailable = _load_production(production)
     scores: dict[str, dict] = {}
@@ -318,6 +367,12 @@ def _evaluate(candidate_artifact, production, test_frame, golden_frame, threshol
         }
     if not scores:
         raise ValueError("neither the test split nor the golden set has rows to evaluate on")
+    if has_ood:
+        scores[OOD] = {
+            "candidate": _score_ood(candidate, ood_frame, known_brands, known_nouns),
+            "production": _score_ood(champion, ood_frame, known_brands, known_nouns) if champion else None,
+            "products": int(ood_frame["sku"].nunique()),
+        }
     shown = samples["golden"] if not samples["golden"].empty else samples["test"]
     label = None
     if production is not None and champion is None:

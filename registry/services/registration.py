@@ -64,8 +64,10 @@ def _check_registrable(training_run) -> None:
 
 
 def _run_gate(training_run, production: ModelVersion | None) -> GateDecision:
-    """Read the candidate's dataset version and the golden set (both checksum-verified) and score."""
+    """Read the candidate's dataset version, the golden set and the out-of-distribution set (each
+    checksum-verified) and score."""
     from products.services import dataset_version_create_golden, dataset_version_read
+    from training.services.ood import ood_frame_read
     from training.storage import artifact_verify
 
     path = artifact_verify(
@@ -81,6 +83,7 @@ def _run_gate(training_run, production: ModelVersion | None) -> GateDecision:
         production=production,
         test_frame=dataset_version_read(version=training_run.dataset_version),
         golden_frame=dataset_version_read(version=golden),
+        ood_frame=ood_frame_read(),
     )
 
 

@@ -82,3 +82,35 @@ def test_first_model_is_scored_alone_and_becomes_a_candidate(tiny_artifacts, cat
     assert decision.evaluation["golden"]["rows"] == 10
     assert decision.evaluation["golden"]["production"] is None
     assert all(sample["production"] is None for sample in decision.evaluation["sample_outputs"])
+
+
+def test_the_out_of_distribution_set_is_imported_as_its_own_version_and_scored_by_the_gate(
+    tiny_artifacts, catalog_frame, golden_frame
+):
+    from products.models import DatasetVersion
+    from training.services.ood import ood_frame_read
+
+    ood_frame = ood_frame_read()
+    version = DatasetVersion.objects.get(kind=DatasetVersion.Kind.OOD)
+    products = ood_frame["sku"].nunique()
+    assert products >= 200 and len(ood_frame) == version.row_count
+    assert ood_frame_read().equals(ood_frame)  # imported once: the second read finds the same version
+
+    decision = evaluate_candidate(
+        candidate_artifact=tiny_artifacts["early"],
+        production=None,
+        test_frame=catalog_frame,
+        golden_frame=golden_frame.head(40),
+        ood_frame=ood_frame,
+    )
+
+    scored = decision.evaluation["ood"]
+    assert scored["products"] == products and scored["production"] is None
+    assert scored["candidate"]["items"] == products  # one tone of every product
+    for metric in ("foreign_brand_rate", "own_fact_rate", "number_fidelity", "distinct_2"):
+        assert 0.0 <= scored["candidate"][metric] <= 1.0
+    assert scored["candidate"]["number_fidelity"] == 1.0  # the number guard's promise, whatever the model
+    rule = decision.evaluation["rules"]["foreign brands on ood"]
+    assert rule["passed"] == (scored["candidate"]["foreign_brand_rate"] == 0.0)
+    assert decision.status == ("candidate" if rule["passed"] else "rejected")
+    json.dumps(decision.evaluation)

@@ -178,3 +178,42 @@ def test_stable_sample_takes_one_row_per_product_and_ignores_row_order(catalog_f
         zip(shuffled["sku"], shuffled["tone"], strict=True)
     )
     assert first["tone"].nunique() > 1  # tones are spread, not always the same one
+
+
+def ood(foreign_brand_rate: float) -> dict:
+    return both({"foreign_brand_rate": foreign_brand_rate, "own_fact_rate": 0.97, "items": 253}, None)
+
+
+def test_a_foreign_brand_on_the_out_of_distribution_set_rejects_even_a_better_candidate():
+    status, reason, rules = gate_rules_apply(scores=comparison(ood=ood(0.004)), thresholds=DEFAULT)
+
+    assert status == "rejected"
+    assert reason.endswith(
+        "latency ratio 1.04 ≤ 1.50; foreign brands in 0.4% of out-of-distribution creatives (> 0) "
+        "→ rejected (failed: foreign brands on ood)"
+    )
+    assert rules["foreign brands on ood"]["passed"] is False
+    assert rules["foreign brands on ood"]["candidate"] == 0.004
+
+
+def test_no_foreign_brand_on_the_out_of_distribution_set_passes():
+    status, reason, rules = gate_rules_apply(scores=comparison(ood=ood(0.0)), thresholds=DEFAULT)
+
+    assert status == "candidate"
+    assert "; foreign brands in 0.0% of out-of-distribution creatives (= 0) → candidate" in reason
+    assert rules["foreign brands on ood"]["passed"] is True
+
+
+def test_the_first_model_is_rejected_for_a_foreign_brand_on_the_out_of_distribution_set():
+    first = {"test": both(scores(0.41, 0.99, 10.0), None), "ood": ood(0.01)}
+
+    status, reason, rules = gate_rules_apply(scores=first, thresholds=DEFAULT)
+
+    assert status == "rejected"
+    assert reason == (
+        "No production version yet: nothing to compare with; rouge_l 0.410 and fidelity 0.99 on test; "
+        "foreign brands in 1.0% of out-of-distribution creatives (> 0) "
+        "→ rejected (failed: foreign brands on ood)"
+    )
+    assert list(rules) == ["foreign brands on ood"]
+    assert gate_rules_apply(scores={**first, "ood": ood(0.0)}, thresholds=DEFAULT)[0] == "candidate"

@@ -207,7 +207,10 @@ def test_number_guard_only_lets_input_numbers_through():
     assert _allowed_after(guard, tokenizer, "9") == ({"."}, False)  # "49" alone is not an input number
     assert _allowed_after(guard, tokenizer, ".") == ({"9"}, False)
     assert _allowed_after(guard, tokenizer, "95") == ({".", ","}, True)  # complete: punctuation or words
-    assert _allowed_after(guard, tokenizer, ".") == ({"1", "4", ".", ","}, True)  # that "." was a full stop
+    # that "." was a full stop; a digit right after it would read as "49.95.1", so none may follow
+    assert _allowed_after(guard, tokenizer, ".") == ({".", ","}, True)
+    guard.advance([tokenizer.convert_tokens_to_ids("<|eos|>")])  # any other token, e.g. a space
+    assert _allowed_after(guard, tokenizer, "") == ({"1", "4", ".", ","}, True)
     assert _allowed_after(guard, tokenizer, "1") == ({".", ","}, False)  # 1.7 or 1,200, not "1" itself
     assert _allowed_after(guard, tokenizer, ",") == ({"2"}, False)
     assert _allowed_after(guard, tokenizer, "200") == ({".", ","}, True)

@@ -61,6 +61,8 @@ def test_a_run_logs_params_epoch_metrics_final_metrics_artifact_tags_and_dataset
     metrics = mlflow_run.data.metrics
     assert metrics["rouge_l"] == pytest.approx(training_run.metrics["rouge_l"])
     assert metrics["baseline_rouge_l"] == pytest.approx(training_run.metrics["baseline_rouge_l"])
+    for name in ("ood_foreign_brand_rate", "ood_own_fact_rate", "ood_number_fidelity"):
+        assert metrics[name] == pytest.approx(training_run.metrics[name]), name
     train_loss = client.get_metric_history(training_run.mlflow_run_id, "train_loss")
     per_epoch = sorted((point.step, point.value) for point in train_loss if point.step in (1, 2))
     assert [step for step, _ in per_epoch[:2]] == [1, 2]

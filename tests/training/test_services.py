@@ -189,7 +189,13 @@ def test_execute_trains_publishes_the_artifact_and_records_everything(dataset_ve
     for name in ("rouge_l", "fact_fidelity", "distinct_2", "baseline_rouge_l", "val_loss", "eval_loss"):
         assert isinstance(executed.metrics[name], float), name
     assert executed.metrics["eval_items"] == 4
-    assert executed.progress_percent == 100.0
+    # the out-of-distribution set, scored beside the test split (one tone per product, capped like it)
+    assert executed.metrics["ood_items"] == 4
+    for name in ("ood_foreign_brand_rate", "ood_own_fact_rate", "ood_distinct_2"):
+        assert 0.0 <= executed.metrics[name] <= 1.0, name
+    assert executed.metrics["ood_number_fidelity"] == 1.0  # the number guard's promise, whatever the model
+    assert manifest["evaluation"]["ood"]["items"] == 4
+    assert manifest["fact_vocabulary"]["brands"]  # what the generator's fact guard knows
     assert executed.step == executed.total_steps == executed.metrics["steps"]
     assert executed.eta_seconds == 0.0
     assert executed.parameter_count == executed.metrics["parameter_count"] > 0

@@ -26,6 +26,8 @@ _EXPORTS = {
     "copy_title_baseline": "evaluate",
     "evaluate_generator": "evaluate",
     "evaluation_rows": "evaluate",
+    "OOD_METRICS": "evaluate",
+    "evaluate_out_of_distribution": "evaluate",
     "parse_generation": "formatting",
     "CreativeGenerator": "generator",
     "benchmark_training": "hf_trainer_baseline",
@@ -48,7 +50,14 @@ if TYPE_CHECKING:
         verify_artifact,
     )
     from training.ml.config import PRESETS, TrainingConfig
-    from training.ml.evaluate import PRIMARY_METRIC, copy_title_baseline, evaluate_generator, evaluation_rows
+    from training.ml.evaluate import (
+        OOD_METRICS,
+        PRIMARY_METRIC,
+        copy_title_baseline,
+        evaluate_generator,
+        evaluate_out_of_distribution,
+        evaluation_rows,
+    )
     from training.ml.formatting import parse_generation
     from training.ml.generator import CreativeGenerator
     from training.ml.hf_trainer_baseline import benchmark_training, train_with_hf_trainer
@@ -72,6 +81,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "OOD_METRICS",
     "PRESETS",
     "PRIMARY_METRIC",
     "TONES",
@@ -85,6 +95,7 @@ __all__ = [
     "copy_title_baseline",
     "distinct_n",
     "evaluate_generator",
+    "evaluate_out_of_distribution",
     "evaluation_rows",
     "fact_fidelity",
     "parse_generation",

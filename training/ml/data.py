@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from training.ml.formatting import IGNORE_INDEX, SpecialIds, build_example, source_text
-from training.ml.tokenizer import TONES
+from training.ml.formatting import IGNORE_INDEX, SpecialIds, build_example, delexicalise, source_text
+from training.ml.tokenizer import BRAND_SLOT, TONES
 
 REQUIRED_COLUMNS = ("sku", "title", "description", "split", "tone", "headline", "body", "cta")
 OPTIONAL_COLUMNS = ("category", "brand", "price")
@@ -47,10 +47,13 @@ def split_rows(rows: pd.DataFrame, split: str) -> list[dict]:
 
 
 def tokenizer_corpus(rows: list[dict]) -> list[str]:
-    """Training texts for the BPE, each field with a leading space as the model will see it."""
-    texts = {" " + source_text(row) for row in rows}
+    """Training texts for the BPE, each field with a leading space as the model will see it; brands
+    are taken out (the model sees the brand slot instead), so no merge is spent on a brand name."""
+    texts = set()
     for row in rows:
-        texts.update(" " + str(row[name]) for name in ("headline", "body", "cta"))
+        brand = row.get("brand")
+        fields = [source_text(row)] + [str(row[name]) for name in ("headline", "body", "cta")]
+        texts.update(" " + delexicalise(text, brand).replace(BRAND_SLOT, " ") for text in fields)
     return sorted(texts)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from training.ml.data import encode_rows, prepare_frame, split_rows, stable_order_key
 from training.ml.formatting import creative_text, source_text
 from training.ml.generator import CreativeGenerator
-from training.ml.metrics import distinct_n, fact_fidelity, mean_rouge_l
+from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, mean_rouge_l
 from training.ml.modeling import mean_target_loss, perplexity
 
 PRIMARY_METRIC = "rouge_l"
@@ -113,6 +113,107 @@ def evaluate_generator(
         "loss": loss,
         "perplexity": perplexity(loss),
     }
+
+
+OOD_METRICS = ("foreign_brand_rate", "own_fact_rate", "number_fidelity", "foreign_noun_rate", "distinct_2")
+"""What the out-of-distribution set is scored on (it has no reference copy, so no ROUGE-L):
+
+* foreign_brand_rate: share of creatives naming a known brand (the generator's, the catalog's or
+  the set's own) that is neither the product's brand nor named by its input; the gate rejects a
+  candidate above 0;
+* own_fact_rate: share naming the product's own brand or its product noun (the set's `noun`);
+* number_fidelity: share stating no number its input does not have;
+* foreign_noun_rate: share naming a known product noun of the synthetic catalog that the input
+  does not mention;
+* distinct_2: unique word bigrams / all bigrams, pooled, as on the test split.
+"""
+
+
+def ood_rows(
+    frame: pd.DataFrame, *, tones_per_product: int | None = 1, max_items: int | None = None
+) -> list[dict]:
+    """The out-of-distribution rows scored: all, or `tones_per_product` tones of each product chosen
+    by a hash of (sku, tone) so tones are spread evenly; the same frame gives the same rows."""
+    rows = frame[frame["tone"].notna()].to_dict("records")
+    rows.sort(key=lambda row: stable_order_key(row["sku"], row["tone"]))
+    if tones_per_product is not None:
+        taken: dict[str, int] = {}
+        chosen = []
+        for row in rows:
+            if taken.get(row["sku"], 0) < tones_per_product:
+                taken[row["sku"]] = taken.get(row["sku"], 0) + 1
+                chosen.append(row)
+        rows = chosen
+    return rows if max_items is None else rows[:max_items]
+
+
+def evaluate_out_of_distribution(
+    generator: CreativeGenerator,
+    frame: pd.DataFrame,
+    *,
+    known_brands: Iterable[str],
+    known_nouns: Iterable[str] | None = None,
+    tones_per_product: int | None = 1,
+    max_items: int | None = None,
+    batch_size: int = 128,
+) -> dict:
+    """Greedy creatives for out-of-distribution products (no reference copy), scored on their facts.
+
+    `known_brands` should hold every brand a model could recall: the generator's vocabulary, the
+    training catalog's and the set's own (`frame`'s brands are added here). See OOD_METRICS.
+    """
+    rows = ood_rows(frame, tones_per_product=tones_per_product, max_items=max_items)
+    if not rows:
+        raise ValueError("the out-of-distribution frame has no rows to evaluate on")
+    brands = set(known_brands) | {str(brand) for brand in frame["brand"].dropna().unique()}
+    checker = FactChecker(brands, known_nouns)
+    creatives: list[dict] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        results = generator.generate(
+            [product_item(row) for row in chunk],
+            [row["tone"] for row in chunk],
+            max_new_tokens=generator.default_max_new_tokens,
+        )
+        creatives += [variants[0] for variants in results]
+    counts = dict.fromkeys(("foreign_brand", "own_fact", "number", "foreign_noun"), 0)
+    examples = []
+    for row, creative in zip(rows, creatives, strict=True):
+        item, text = product_item(row), creative_text(creative)
+        source, noun = source_text(item), _text_or_none(row.get("noun"))
+        foreign = checker.foreign_brands(text, source, item["brand"])
+        counts["foreign_brand"] += bool(foreign)
+        counts["own_fact"] += checker.names_own_fact(text, item["brand"], noun)
+        counts["number"] += not checker.foreign_numbers(text, source)
+        counts["foreign_noun"] += bool(checker.foreign_nouns(text, source, noun))
+        if foreign and len(examples) < 5:
+            examples.append({"sku": row["sku"], "text": text, "foreign_brands": foreign})
+    total = len(rows)
+    return {
+        "foreign_brand_rate": counts["foreign_brand"] / total,
+        "own_fact_rate": counts["own_fact"] / total,
+        "number_fidelity": counts["number"] / total,
+        "foreign_noun_rate": counts["foreign_noun"] / total,
+        "distinct_2": distinct_n([creative_text(creative) for creative in creatives], 2),
+        "items": total,
+        "foreign_brand_examples": examples,
+        "sample": [
+            {
+                "sku": row["sku"],
+                "brand": row.get("brand"),
+                "title": row["title"],
+                "tone": row["tone"],
+                **creative,
+            }
+            for row, creative in list(zip(rows, creatives, strict=True))[:5]
+        ],
+    }
+
+
+def _text_or_none(value) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
 
 
 def copy_title_baseline(

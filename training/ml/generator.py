@@ -17,7 +17,9 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from training.ml.artifact import verify_artifact
-from training.ml.formatting import SpecialIds, encode_prompt, parse_generation, source_text
+from training.ml.fact_guard import FactGuard, FactVocabularyIndex, boundary_tokens, token_pieces
+from training.ml.formatting import SpecialIds, creative_from_tokens, encode_prompt, source_text
+from training.ml.metrics import FactChecker
 from training.ml.modeling import parameter_count, resolve_device
 from training.ml.number_guard import NumberGuard
 from training.ml.tokenizer import TONES, load_tokenizer
@@ -68,7 +70,13 @@ class CreativeGenerator:
     Variant 1 of every item is greedy (the model's best guess, reproducible); further variants are
     sampled with nucleus sampling from a seeded generator, so they differ from it and from each other
     yet the same request (same seed) gives the same creatives. With `number_guard` (the default) a
-    creative can only state numbers that occur in its product's input (see number_guard.py). One
+    creative can only state numbers that occur in its product's input (see number_guard.py); with
+    `fact_guard` (the default) it can only name a brand or product noun of the model's vocabulary
+    (the manifest's `fact_vocabulary`) that its input names (see fact_guard.py). Whatever the
+    logits, every row also keeps these rules: the brand slot is written only for an item with a
+    brand, and is filled with that brand; the fields come in order (headline, body, call to action)
+    so the text the guards followed is the text returned; and a row stopped by `max_new_tokens`
+    loses its last, possibly cut, word. One
     instance may serve several threads: `generate` holds a lock, as the KV cache and random generator
     of a call are not shareable.
 
@@ -89,6 +97,7 @@ class CreativeGenerator:
         temperature: float = 0.8,
         max_batch_rows: int = 512,
         number_guard: bool = True,
+        fact_guard: bool = True,
         batch_threads: int | None = None,
     ):
         self.device = resolve_device(str(device))
@@ -101,6 +110,15 @@ class CreativeGenerator:
         self.default_max_new_tokens = int(prompt_format.get("max_target_tokens", 64))
         self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
         self.number_guard = number_guard
+        vocabulary = self._manifest.get("fact_vocabulary") or {}
+        self.fact_checker = FactChecker(vocabulary.get("brands"), vocabulary.get("nouns"))
+        self._fact_index = FactVocabularyIndex(self.fact_checker) if fact_guard else None
+        self._pieces = token_pieces(tokenizer) if self._fact_index else None
+        self._boundaries = (
+            torch.tensor(boundary_tokens(self._pieces, self.special_ids.brand_slot), device=self.device)
+            if self._pieces
+            else None
+        )
         self.batch_threads = batch_threads
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
@@ -155,7 +173,7 @@ class CreativeGenerator:
         """`generate` for several requests in one batch: the rows of all of them decode together, and
         each request gets exactly what `generate` gives it alone (see GenerationRequest)."""
         checked = [(request, request.validated_tones()) for request in requests]
-        prompts, sources, sampled, limits, streams = [], [], [], [], []
+        prompts, sources, brands, sampled, limits, streams = [], [], [], [], [], []
         for stream, (request, tones) in enumerate(checked):
             for item, item_tone in zip(request.items, tones, strict=True):
                 prompt = encode_prompt(
@@ -163,6 +181,7 @@ class CreativeGenerator:
                 )
                 prompts += [prompt] * request.num_variants
                 sources += [source_text(item)] * request.num_variants
+                brands += [" ".join((item.get("brand") or "").split())] * request.num_variants
                 sampled += [variant > 0 for variant in range(request.num_variants)]
             limits += [request.max_new_tokens] * request.rows
             streams += [stream] * request.rows
@@ -178,13 +197,15 @@ class CreativeGenerator:
             for start in range(0, len(prompts), self.max_batch_rows):
                 rows = slice(start, start + self.max_batch_rows)
                 random = _RequestStreams(streams[rows], generators, self.device)
-                generated += self._decode(prompts[rows], sources[rows], sampled[rows], limits[rows], random)
+                generated += self._decode(
+                    prompts[rows], sources[rows], brands[rows], sampled[rows], limits[rows], random
+                )
         answers, row = [], 0
         for request, tones in checked:
             creatives = [
                 {
                     "tone": tones[index // request.num_variants],
-                    **parse_generation(self.tokenizer.decode(tokens)),
+                    **creative_from_tokens(self.tokenizer, self.special_ids, tokens, brands[row + index]),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])
             ]
@@ -201,6 +222,7 @@ class CreativeGenerator:
         self,
         prompts: list[list[int]],
         sources: list[str],
+        brands: list[str],
         sampled: list[bool],
         max_new_tokens: list[int],
         random: _RequestStreams,
@@ -229,19 +251,36 @@ class CreativeGenerator:
             **extra,
         )
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
+        facts = (
+            FactGuard(
+                self._fact_index, self._pieces, self._boundaries, sources, brands, self.special_ids.brand_slot
+            )
+            if self._fact_index
+            else None
+        )
+        fields = _FieldOrder(self.special_ids, brands, self.device)
         collected: list[list[int]] = [[] for _ in range(rows)]
         active = list(range(rows))  # the prompt row of each row still in the batch
         for step in range(max(max_new_tokens)):
             logits = outputs.logits[:, -1, :].float()
             logits[:, self._banned] = -math.inf
+            fields.mask(logits)
             if guard is not None:
                 guard.mask(logits)
+            if facts is not None:
+                facts.mask(logits)
             # Finished rows draw nothing: a request's random stream then never depends on its neighbours.
-            next_tokens = self._choose(logits, sample_rows & ~finished, random)
+            drawing = sample_rows & ~finished
+            next_tokens = self._choose(logits, drawing, random)
+            if facts is not None:
+                next_tokens = self._choose_again(facts, logits, next_tokens, finished, drawing, random)
             next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
             chosen = next_tokens.tolist()
+            fields.advance(next_tokens)
             if guard is not None:
                 guard.advance(chosen)
+            if facts is not None:
+                facts.advance(chosen)
             for row, token in zip(active, chosen, strict=True):
                 collected[row].append(token)
             finished |= (next_tokens == self.special_ids.eos) | (row_limits <= step + 1)
@@ -261,8 +300,11 @@ class CreativeGenerator:
                 sample_rows, finished, next_tokens = sample_rows[keep], finished[keep], next_tokens[keep]
                 row_limits = row_limits[keep]
                 random.select(keep)
+                fields.select(keep)
                 if guard is not None:
                     guard.select(kept)
+                if facts is not None:
+                    facts.select(kept)
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
             position_ids = position_ids[:, -1:] + 1
             outputs = self.model(
@@ -277,6 +319,33 @@ class CreativeGenerator:
             _until_eos(tokens[:limit], self.special_ids.eos)
             for tokens, limit in zip(collected, max_new_tokens, strict=True)
         ]
+
+    def _choose_again(
+        self,
+        facts: FactGuard,
+        logits: torch.Tensor,
+        next_tokens: torch.Tensor,
+        finished: torch.Tensor,
+        sample_rows: torch.Tensor,
+        random: _RequestStreams,
+    ) -> torch.Tensor:
+        """Rows whose token would name a foreign term ban it and choose again, until none would.
+
+        Ends: each round bans one more token per such row, and a token of letters or digits alone
+        never finishes a term (the number guard always leaves one of them open)."""
+        chosen, done = next_tokens.tolist(), finished.tolist()
+        while bad := [
+            row for row, token in enumerate(chosen) if not done[row] and facts.violates(row, token)
+        ]:
+            index = torch.tensor(bad, device=logits.device)
+            logits[index, torch.tensor([chosen[row] for row in bad], device=logits.device)] = -math.inf
+            # Over the whole batch (each row's random stream follows its place), drawing for `bad` only.
+            redo = torch.zeros_like(sample_rows)
+            redo[index] = True
+            again = self._choose(logits, sample_rows & redo, random).tolist()
+            for row in bad:
+                chosen[row] = again[row]
+        return torch.tensor(chosen, device=next_tokens.device)
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams
@@ -315,6 +384,34 @@ class _RequestStreams:
             draws = torch.multinomial(probabilities[members], 1, generator=self.generators[stream])
             picked[members] = draws.squeeze(1)
         return picked
+
+
+class _FieldOrder:
+    """Per row: the field markers only in order (headline first, then body, then call to action),
+    and the brand slot only for an item with a brand. Parsing keeps the first value of a field, so
+    a marker out of order would drop text and join what the guards saw apart."""
+
+    def __init__(self, ids: SpecialIds, brands: list[str], device: torch.device):
+        self._markers = [ids.outputs[name] for name in ("headline", "body", "cta")]
+        self._slot = ids.brand_slot
+        self._field = torch.zeros(len(brands), dtype=torch.long, device=device)  # next marker allowed
+        self._no_brand = torch.tensor([not brand for brand in brands], dtype=torch.bool, device=device)
+
+    def mask(self, logits: torch.Tensor) -> None:
+        for order, marker in enumerate(self._markers):
+            logits[:, marker].masked_fill_(self._field > order, -math.inf)
+        if self._slot is not None:
+            logits[:, self._slot].masked_fill_(self._no_brand, -math.inf)
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        # Any token closes the headline marker; a marker closes itself and the ones before it.
+        reached = torch.ones_like(self._field)
+        for order, marker in enumerate(self._markers):
+            reached = torch.where(tokens == marker, torch.full_like(reached, order + 1), reached)
+        self._field = torch.maximum(self._field, reached)
+
+    def select(self, keep: torch.Tensor) -> None:
+        self._field, self._no_brand = self._field[keep], self._no_brand[keep]
 
 
 _threads_lock = threading.Lock()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
 _WORD = re.compile(r"\w+(?:['.]\w+)*")
-_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?", re.ASCII)  # 0-9: the digits the number guard knows
 
 
 def word_tokens(text: str) -> list[str]:
@@ -68,45 +68,110 @@ def numbers_in(text: str) -> set[str]:
     return {_normalise_number(raw) for raw in _NUMBER.findall(text)}
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    words = r"\s+".join(re.escape(word) for word in term.lower().split())
-    return re.compile(rf"(?<!\w){words}(?:s|es)?(?!\w)")
+def _phrase_pattern(phrases: Iterable[str], *, allow_plural: bool) -> re.Pattern[str] | None:
+    """Whole-phrase, case-insensitive alternation, longest first so "chef's knife" beats "knife";
+    the words of a phrase may be separated by any whitespace (a line break between fields too)."""
+    ordered = sorted({phrase.strip() for phrase in phrases if phrase.strip()}, key=lambda p: (-len(p), p))
+    if not ordered:
+        return None
+    alternation = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in ordered)
+    plural = "(?:e?s)?" if allow_plural else ""
+    return re.compile(rf"(?<!\w)(?P<phrase>{alternation}){plural}(?!\w)", re.IGNORECASE)
+
+
+def _key(phrase: str) -> str:
+    return " ".join(phrase.casefold().split())
 
 
 class FactChecker:
-    """Decides whether a creative's facts all come from its product's input text.
+    """The one check that a creative states only its product's own facts (evaluation, the gate,
+    the benchmarks and the tests of the synthetic catalog all use it).
 
-    Unfaithful when the creative contains a number absent from the input, names a known brand other
-    than the product's (or one the input itself names), or names a known product noun that the input
-    does not mention. Without a vocabulary only numbers are checked. Matching is case-insensitive on
-    whole words, and a noun also matches its plural ("kettle" / "kettles").
+    A creative is unfaithful when it contains
+      * a number that is not a number of its input (by value: "1,200" == "1200", "50.00" == "50");
+      * a known brand that is neither the product's own brand nor named in its input (a foreign
+        brand: the model recalled another product's maker);
+      * a known product noun (or its plural) that its input does not mention, counting the nouns
+        inside a mentioned phrase ("knife" inside "chef's knife") and inside `noun`, the product's
+        own noun when the caller knows it.
+    Matching is case-insensitive on whole phrases, longest first. Without a vocabulary only numbers
+    are checked. `FactGuard` (fact_guard.py) enforces the same brand and noun rule, with the same
+    `allowed_terms`, while a creative is written, so what it lets through this check accepts.
     """
 
     def __init__(self, known_brands: Iterable[str] | None = None, known_nouns: Iterable[str] | None = None):
-        self._brands = [
-            (brand, _term_pattern(brand)) for brand in sorted(set(known_brands or ())) if brand.strip()
+        self.brands = sorted({brand.strip() for brand in known_brands or () if brand.strip()})
+        self.nouns = sorted({noun.strip() for noun in known_nouns or () if noun.strip()})
+        self._brand_names = {_key(brand): brand for brand in self.brands}
+        self._noun_names = {_key(noun): noun for noun in self.nouns}
+        self._brand_pattern = _phrase_pattern(self.brands, allow_plural=False)
+        self._noun_pattern = _phrase_pattern(self.nouns, allow_plural=True)
+        self._within_cache: dict[tuple[str, str], frozenset[str]] = {}
+
+    def foreign_numbers(self, output: str, source: str) -> list[str]:
+        return sorted(numbers_in(output) - numbers_in(source))
+
+    def allowed_terms(
+        self, source: str, brand: str | None = None, noun: str | None = None
+    ) -> set[tuple[str, str]]:
+        """("brand" | "noun", lowercase phrase) pairs a creative of this product may name: the known
+        terms its input names, its own brand and noun, and the known terms inside any of those
+        ("Acme" inside the brand "Acme Pro", "knife" inside "chef's knife")."""
+        brands = self._matches(self._brand_pattern, source) | (
+            {_key(brand)} if brand and brand.strip() else set()
+        )
+        nouns = self._matches(self._noun_pattern, source) | ({_key(noun)} if noun and noun.strip() else set())
+        allowed = {("brand", key) for phrase in brands for key in self._within(phrase, "brand")}
+        allowed |= {("noun", key) for phrase in nouns for key in self._within(phrase, "noun")}
+        return allowed
+
+    def foreign_brands(self, output: str, source: str, brand: str | None = None) -> list[str]:
+        """Known brands in `output` other than `brand` and those its `source` names."""
+        allowed = self.allowed_terms(source, brand)
+        found = self._matches(self._brand_pattern, output)
+        return sorted(self._brand_names[key] for key in found if ("brand", key) not in allowed)
+
+    def foreign_nouns(self, output: str, source: str, noun: str | None = None) -> list[str]:
+        """Known product nouns in `output` that neither its `source` nor `noun` contains."""
+        allowed = self.allowed_terms(source, None, noun)
+        found = self._matches(self._noun_pattern, output)
+        return sorted(self._noun_names[key] for key in found if ("noun", key) not in allowed)
+
+    def names_own_fact(self, output: str, brand: str | None = None, noun: str | None = None) -> bool:
+        """Whether `output` names the product's own brand or its own product noun (or its plural)."""
+        for phrase, plural in ((brand, False), (noun, True)):
+            if phrase and phrase.strip() and _phrase_pattern([phrase], allow_plural=plural).search(output):
+                return True
+        return False
+
+    def violations(
+        self, output: str, source: str, brand: str | None = None, noun: str | None = None
+    ) -> list[str]:
+        """What in `output` does not come from `source` (empty when faithful), numbers first."""
+        return [
+            *(f"number {number}" for number in self.foreign_numbers(output, source)),
+            *(f"brand {name}" for name in self.foreign_brands(output, source, brand)),
+            *(f"noun {name}" for name in self.foreign_nouns(output, source, noun)),
         ]
-        self._nouns = [(noun, _term_pattern(noun)) for noun in sorted(set(known_nouns or ())) if noun.strip()]
 
-    def violations(self, output: str, source: str, brand: str | None = None) -> list[str]:
-        """What in `output` does not come from `source` (empty when faithful)."""
-        problems = [f"number {number}" for number in sorted(numbers_in(output) - numbers_in(source))]
-        output_lower, source_lower = output.lower(), source.lower()
-        own_brand = (brand or "").strip().lower()
-        for name, pattern in self._brands:
-            if (
-                name.lower() != own_brand
-                and pattern.search(output_lower)
-                and not pattern.search(source_lower)
-            ):
-                problems.append(f"brand {name}")
-        for name, pattern in self._nouns:
-            if pattern.search(output_lower) and not pattern.search(source_lower):
-                problems.append(f"noun {name}")
-        return problems
+    def is_faithful(
+        self, output: str, source: str, brand: str | None = None, noun: str | None = None
+    ) -> bool:
+        return not self.violations(output, source, brand, noun)
 
-    def is_faithful(self, output: str, source: str, brand: str | None = None) -> bool:
-        return not self.violations(output, source, brand)
+    def _matches(self, pattern: re.Pattern[str] | None, text: str) -> set[str]:
+        if pattern is None:
+            return set()
+        return {_key(match.group("phrase")) for match in pattern.finditer(text)}
+
+    def _within(self, phrase: str, kind: str) -> frozenset[str]:
+        """Known terms of `kind` that are whole words of `phrase` (itself included), cached."""
+        if (kind, phrase) not in self._within_cache:
+            terms = self.brands if kind == "brand" else self.nouns
+            self._within_cache[kind, phrase] = frozenset(
+                _key(term) for term in terms if re.search(rf"(?<!\w){re.escape(_key(term))}(?!\w)", phrase)
+            ) | {phrase}
+        return self._within_cache[kind, phrase]
 
 
 def fact_fidelity(

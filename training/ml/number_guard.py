@@ -19,7 +19,7 @@ import re
 import torch
 from transformers import PreTrainedTokenizerBase
 
-_SOURCE_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SOURCE_NUMBER = re.compile(r"\d+(?:[.,]\d+)*", re.ASCII)
 _DIGITS = "0123456789"
 _SEPARATORS = ".,"
 
@@ -41,6 +41,7 @@ class NumberGuard:
         self._separator_ids = torch.tensor(separator_ids, device=device)
         self._allowed = [set(_SOURCE_NUMBER.findall(source)) for source in sources]
         self._written = [""] * len(sources)  # the number each row is in the middle of writing
+        self._glued = [False] * len(sources)  # the last token was a full stop or comma after a number
         rows = len(sources)
         self._digit_ok = torch.ones((rows, len(_DIGITS)), dtype=torch.bool)
         self._separator_ok = torch.ones((rows, len(_SEPARATORS)), dtype=torch.bool)
@@ -62,7 +63,7 @@ class NumberGuard:
         if not self.enabled:
             return
         for row, token in enumerate(tokens):
-            char, written = self._char_of.get(token), self._written[row]
+            char, written, glued = self._char_of.get(token), self._written[row], False
             if char is None:
                 written = ""
             elif char in _DIGITS:
@@ -70,9 +71,11 @@ class NumberGuard:
             elif written and written[-1] not in _SEPARATORS and self._starts_a_number(row, written + char):
                 written += char  # a decimal point or thousands comma inside an input number
             else:
-                written = ""  # punctuation after a finished number, or outside one
-            if written or self._written[row]:
-                self._written[row] = written
+                # punctuation after a finished number ("$74." ends a sentence), or outside one; right
+                # after a finished number a digit would read as part of it ("74.5"), so none may follow
+                glued, written = bool(written), ""
+            if written or self._written[row] or glued != self._glued[row]:
+                self._written[row], self._glued[row] = written, glued
                 self._update_row(row)
 
     def select(self, rows: list[int]) -> None:
@@ -82,6 +85,7 @@ class NumberGuard:
         index = torch.tensor(rows, dtype=torch.long)
         self._allowed = [self._allowed[row] for row in rows]
         self._written = [self._written[row] for row in rows]
+        self._glued = [self._glued[row] for row in rows]
         self._digit_ok = self._digit_ok[index]
         self._separator_ok = self._separator_ok[index]
         self._other_ok = self._other_ok[index]
@@ -95,7 +99,7 @@ class NumberGuard:
         if written.endswith(tuple(_SEPARATORS)):
             complete = written[:-1] in self._allowed[row]  # "$74." may be a sentence's full stop
         for index, digit in enumerate(_DIGITS):
-            self._digit_ok[row, index] = self._starts_a_number(row, written + digit)
+            self._digit_ok[row, index] = not self._glued[row] and self._starts_a_number(row, written + digit)
         for index, separator in enumerate(_SEPARATORS):
             inside = (
                 bool(written) and written[-1] in _DIGITS and self._starts_a_number(row, written + separator)

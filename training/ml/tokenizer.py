@@ -26,6 +26,10 @@ FIELD_TOKENS = {
 }
 OUTPUT_TOKENS = {"headline": "<|headline|>", "body": "<|body|>", "cta": "<|cta|>"}
 TONE_TOKENS = {tone: f"<|tone:{tone}|>" for tone in TONES}
+BRAND_SLOT = "<|slot:brand|>"
+"""Stands for the product's brand wherever it occurs in the prompt and the reference copy (see
+formatting.delexicalise): the model learns *where* a brand goes, never *which* brand, and decoding
+fills the slot from the input. Last of the special tokens, so older artifacts keep their ids."""
 
 ALL_SPECIAL_TOKENS: list[str] = [
     PAD,
@@ -33,6 +37,7 @@ ALL_SPECIAL_TOKENS: list[str] = [
     *FIELD_TOKENS.values(),
     *TONE_TOKENS.values(),
     *OUTPUT_TOKENS.values(),
+    BRAND_SLOT,
 ]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 

@@ -21,7 +21,12 @@ from training.ml.artifact import (
 )
 from training.ml.config import TrainingConfig
 from training.ml.data import EncodedRows, bucketed_batches, collate, epoch_rows
-from training.ml.evaluate import copy_title_baseline, evaluate_generator
+from training.ml.evaluate import (
+    OOD_METRICS,
+    copy_title_baseline,
+    evaluate_generator,
+    evaluate_out_of_distribution,
+)
 from training.ml.generator import CreativeGenerator
 from training.ml.modeling import autocast_for, mean_target_loss, parameter_count, perplexity, target_loss
 from training.ml.preparation import PreparedTraining, auto_thread_count, prepare_training, torch_threads
@@ -185,11 +190,14 @@ def train_model(
     *,
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    ood_frame: pd.DataFrame | None = None,
 ) -> TrainingResult:
     """Train on the frame's train split, evaluate on its test split, publish the artifact atomically.
 
-    `known_brands` / `known_nouns` are the catalog vocabulary for fact fidelity; brands default to
-    those in the frame, nouns to none (then only numbers and brands are checked).
+    `known_brands` / `known_nouns` are the catalog vocabulary for fact fidelity and for the
+    generator's fact guard (stored in the manifest); brands default to those in the frame, nouns to
+    none (then only numbers and brands are checked). `ood_frame`, the out-of-distribution set, is
+    scored too (one tone per product, at most `eval_max_items` rows): its metrics are `ood_*`.
     """
     started = time.perf_counter()
     ensure_free(output_dir)  # fail before training, not after it
@@ -224,6 +232,8 @@ def train_model(
                 "tones": list(TONES),
             },
             "history": fit.history,
+            # what the generator's fact guard keeps a creative from naming unless its input does
+            "fact_vocabulary": {"brands": sorted(known_brands), "nouns": sorted(known_nouns or ())},
         }
         with staged_directory(output_dir) as staging:
             save_model_files(
@@ -235,7 +245,7 @@ def train_model(
                 max_new_tokens=config.max_target_tokens,
             )
             write_manifest(staging, build_manifest(staging, **manifest_fields, metrics=metrics))
-            evaluation = _evaluate(staging, prepared, config, known_brands, known_nouns)
+            evaluation = _evaluate(staging, prepared, config, known_brands, known_nouns, ood_frame)
             metrics.update(evaluation.pop("metrics", {}))
             metrics["wall_seconds"] = time.perf_counter() - started
             manifest_fields["evaluation"] = evaluation
@@ -253,7 +263,12 @@ def train_model(
 
 
 def _evaluate(
-    staging: Path, prepared: PreparedTraining, config: TrainingConfig, known_brands, known_nouns
+    staging: Path,
+    prepared: PreparedTraining,
+    config: TrainingConfig,
+    known_brands,
+    known_nouns,
+    ood_frame: pd.DataFrame | None,
 ) -> dict:
     """Test-split metrics of the staged artifact, loaded (and verified) as serving will load it."""
     available = set(prepared.rows["split"])
@@ -279,4 +294,16 @@ def _evaluate(
         "eval_items": model_metrics["items"],
         **{f"baseline_{name}": baseline[name] for name in ("rouge_l", "fact_fidelity", "distinct_2")},
     }
-    return {"split": split, "items": model_metrics["items"], "metrics": metrics}
+    evaluation = {"split": split, "items": model_metrics["items"], "metrics": metrics}
+    if ood_frame is not None and not ood_frame.empty:
+        ood = evaluate_out_of_distribution(
+            generator,
+            ood_frame,
+            known_brands=known_brands,
+            known_nouns=known_nouns,
+            max_items=config.eval_max_items,
+            batch_size=config.eval_batch_size,
+        )
+        metrics.update({f"ood_{name}": ood[name] for name in (*OOD_METRICS, "items")})
+        evaluation["ood"] = {key: ood[key] for key in ("items", "foreign_brand_examples", "sample")}
+    return evaluation

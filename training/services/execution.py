@@ -330,6 +330,7 @@ def _dataset_info(dataset_version: DatasetVersion) -> dict:
 def _train(training_run: TrainingRun, listener: ProgressListener | None) -> TrainingRun:
     from products.services import dataset_version_read
     from training.ml import sha256_of_directory, train_model, verify_artifact
+    from training.services.ood import ood_frame_read
 
     run_id = training_run.pk
     logger.info("Training run #%s started on %s", run_id, training_run.worker)
@@ -350,6 +351,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
         if tracker.run_id:
             TrainingRun.objects.filter(pk=run_id).update(mlflow_run_id=tracker.run_id)
         known_brands, known_nouns = VOCABULARY.known_terms(frame)
+        ood_frame = ood_frame_read()
         staging = staging_directory(run_id)
         recorder = _ProgressRecorder(run_id, tracker, listener)
         result = train_model(
@@ -360,6 +362,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
             dataset_info=_dataset_info(dataset_version),
             known_brands=known_brands,
             known_nouns=known_nouns,
+            ood_frame=ood_frame,
         )
         if not recorder._runs().exists():  # cancelled during the final evaluation
             raise TrainingStopped(f"training run #{run_id} is no longer running")

@@ -7,7 +7,12 @@
     the same number of optimizer steps (`--throughput-steps`, default 200: throughput settles
     long before a full training, and two full trainings would triple the benchmark's time);
 (b) end-to-end wall time of training the preset (tokenizer + training + evaluation);
-(c) quality on the test split: the trained model against the copy-the-title baseline.
+(c) quality on the test split: the trained model against the copy-the-title baseline;
+(d) the out-of-distribution set (`products/fixtures/ood_products.json`: real-world products, brands
+    and kinds the generator never writes; never trained on), every product in every tone, and the
+    targets: foreign-brand rate 0, own-fact rate >= 0.95, no foreign number, distinct-2 at least
+    0.8 x the test split's, ROUGE-L above the copy-the-title baseline, test fidelity >= 0.99 and
+    the preset's training under 3 minutes.
 """
 
 from __future__ import annotations
@@ -27,9 +32,19 @@ from tqdm import tqdm
 from products.generator import VOCABULARY
 from products.services import generated_catalog_frame
 from training.management.commands._tables import text_table
-from training.ml import PRESETS, TrainingConfig, benchmark_training, train_model
+from training.ml import (
+    OOD_METRICS,
+    PRESETS,
+    CreativeGenerator,
+    TrainingConfig,
+    benchmark_training,
+    evaluate_out_of_distribution,
+    train_model,
+)
+from training.services.ood import ood_frame_in_memory
 
 CATALOG_SEED = 7
+TRAINING_SECONDS_TARGET = 180
 
 
 class Command(BaseCommand):
@@ -54,6 +69,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--skip-trainer", action="store_true", help="Skip (a), the comparison with transformers.Trainer."
+        )
+        parser.add_argument(
+            "--keep-model",
+            default=None,
+            help="Write the trained model to this new folder and keep it (default: a temporary folder).",
         )
 
     def handle(self, *args, **options):
@@ -80,8 +100,10 @@ class Command(BaseCommand):
             if options["skip_trainer"]
             else self._throughput(frame, config, options["max_steps"] or options["throughput_steps"])
         )
-        wall_seconds, metrics = self._end_to_end(frame, config)
+        ood_frame = ood_frame_in_memory()
+        wall_seconds, metrics, ood = self._end_to_end(frame, config, ood_frame, options["keep_model"])
         self._print(throughput, wall_seconds, metrics, options["products"], config)
+        self._print_targets(wall_seconds, metrics, ood, ood_frame)
 
     def _throughput(self, frame: pd.DataFrame, config: TrainingConfig, steps: int) -> dict:
         self.stdout.write(
@@ -89,7 +111,9 @@ class Command(BaseCommand):
         )
         return benchmark_training(frame, dataclasses.replace(config, max_steps=steps))
 
-    def _end_to_end(self, frame: pd.DataFrame, config: TrainingConfig) -> tuple[float, dict]:
+    def _end_to_end(
+        self, frame: pd.DataFrame, config: TrainingConfig, ood_frame: pd.DataFrame, keep_model: str | None
+    ) -> tuple[float, dict, dict]:
         self.stdout.write("(b, c) training end to end (tokenizer + training + evaluation)…")
         stream = getattr(self.stderr, "_out", sys.stderr)
         with (
@@ -109,12 +133,23 @@ class Command(BaseCommand):
             result = train_model(
                 frame,
                 config,
-                Path(scratch) / "model",
+                Path(keep_model) if keep_model else Path(scratch) / "model",
                 progress,
                 known_brands=known_brands,
                 known_nouns=known_nouns,
             )
-            return time.perf_counter() - started, result.metrics
+            wall_seconds = time.perf_counter() - started
+            bar.close()
+            self.stdout.write("(d) the out-of-distribution set, every product in every tone…")
+            ood = evaluate_out_of_distribution(
+                CreativeGenerator.load(result.artifact_dir),
+                ood_frame,
+                known_brands=VOCABULARY.known_terms(frame, ood_frame)[0],
+                known_nouns=known_nouns,
+                tones_per_product=None,
+                batch_size=config.eval_batch_size,
+            )
+            return wall_seconds, result.metrics, ood
 
     def _print(
         self, throughput: dict | None, wall_seconds: float, metrics: dict, products: int, config
@@ -169,3 +204,58 @@ class Command(BaseCommand):
                 ],
             )
         )
+
+    def _print_targets(self, wall_seconds: float, metrics: dict, ood: dict, ood_frame: pd.DataFrame) -> None:
+        products, tones = ood_frame["sku"].nunique(), ood_frame["tone"].nunique()
+        self.stdout.write("")
+        self.stdout.write(
+            f"(d) Out-of-distribution set: {products} real-world products x {tones} tones "
+            f"= {ood['items']} creatives (never trained on)"
+        )
+        self.stdout.write(
+            text_table(["metric", "out-of-distribution"], [[name, ood[name]] for name in OOD_METRICS])
+        )
+        for example in ood["foreign_brand_examples"]:
+            self.stdout.write(f"  foreign brand {', '.join(example['foreign_brands'])}: {example['text']}")
+        for row in ood["sample"][:3]:
+            self.stdout.write(
+                f"  e.g. {row['title'][:60]} ({row['tone']}): {row['headline']} | {row['body']}"
+            )
+        test_distinct = metrics.get("distinct_2") or 0.0
+        targets = [
+            ["OOD foreign-brand rate", ood["foreign_brand_rate"], "= 0.000", ood["foreign_brand_rate"] == 0],
+            ["OOD own-fact rate", ood["own_fact_rate"], ">= 0.95", ood["own_fact_rate"] >= 0.95],
+            [
+                "OOD number fidelity (no foreign number)",
+                ood["number_fidelity"],
+                "= 1.000",
+                ood["number_fidelity"] == 1,
+            ],
+            [
+                "OOD distinct-2 / test split distinct-2",
+                ood["distinct_2"] / test_distinct if test_distinct else None,
+                ">= 0.80",
+                bool(test_distinct) and ood["distinct_2"] >= 0.8 * test_distinct,
+            ],
+            [
+                "test ROUGE-L - copy-the-title baseline",
+                (metrics.get("rouge_l") or 0.0) - (metrics.get("baseline_rouge_l") or 0.0),
+                "> 0",
+                (metrics.get("rouge_l") or 0.0) > (metrics.get("baseline_rouge_l") or 0.0),
+            ],
+            [
+                "test fact fidelity",
+                metrics.get("fact_fidelity"),
+                ">= 0.99",
+                (metrics.get("fact_fidelity") or 0) >= 0.99,
+            ],
+            [
+                "wall seconds (tokenizer + train + eval)",
+                wall_seconds,
+                f"< {TRAINING_SECONDS_TARGET}",
+                wall_seconds < TRAINING_SECONDS_TARGET,
+            ],
+        ]
+        self.stdout.write("")
+        self.stdout.write("Targets")
+        self.stdout.write(text_table(["target", "value", "required", "met"], targets))

@@ -1,0 +1,171 @@
+"""What decoding guarantees for every output, whatever the model writes.
+
+The model here is adversarial: a stand-in causal LM whose logits push each row towards a script of
+foreign brands, foreign product nouns, near-miss numbers and stray markers, plus seeded noise, so
+greedy and sampled rows alike try everything the guards must stop. The properties are checked with
+the same `FactChecker` evaluation scores with, on every output of many generated cases, including
+token limits that stop a row in the middle of a number or a word. (What training achieves, copying
+a brand it never saw, is shown by `manage.py benchmark_training` on `small`, not asserted here.)
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from training.ml.formatting import creative_text, parse_generation, source_text
+from training.ml.generator import CreativeGenerator
+from training.ml.metrics import FactChecker
+from training.ml.tokenizer import BRAND_SLOT, train_tokenizer
+
+KNOWN_BRANDS = ["Orbit", "Nova", "Barkley Bay", "Acme", "Acme Pro", "Brightblock"]
+KNOWN_NOUNS = ["kettle", "toaster", "art kit", "cat tree", "knife", "chef's knife"]
+ITEMS = [
+    {
+        "brand": "Fender",
+        "category": "Musical Instruments",
+        "title": "Fender Player Stratocaster Electric Guitar, Maple Fingerboard",
+        "price": 849.99,
+        "description": "Three single-coil pickups and a 22-fret neck.",
+    },
+    {
+        "brand": "Acme Pro",
+        "category": "Kitchen",
+        "title": "Acme Pro 8-Inch Chef's Knife",
+        "price": 215.99,
+        "description": "A sharp knife for 1,200 dinners, from the makers of the Nova kettle.",
+    },
+    {"brand": None, "category": "Books", "title": "A Novel in 3 Parts", "price": 14.5, "description": ""},
+    {
+        "brand": "Orbit",
+        "category": "Toys",
+        "title": "Orbit Cat Tree 120 cm",
+        "price": 74.95,
+        "description": "Sisal posts; fits a cat of 6 kg.",
+    },
+]
+ADVERSARIAL_TEXTS = [
+    "<|headline|> Brightblock Art Kit for $215.9<|body|> Barkley Bay toaster, 1,200.5 kg!<|cta|> Acme now",
+    "<|headline|> Nova kettle $849.9 Orbit<|headline|> Acme Pro knife<|body|> Barkley Bay.<|eos|>",
+    f"<|headline|>{BRAND_SLOT} Cat Trees, 74.9 and 6.5<|cta|> Orbit's kettles<|body|> Bay Acme",
+    "<|body|> Acme, Acme Pro's chef's knife and knifes 22.5<|cta|> Brightblock<|eos|>",
+    "<|headline|> Meet the Barkley Bay, 120 cm art kits by Nova<|body|> $14.50 or 14.55<|eos|>",
+]
+
+
+class _Cache:
+    """Just enough of a KV cache: which scripted row each batch row is, after pruning too."""
+
+    def __init__(self, rows: int):
+        self.rows, self.step = list(range(rows)), 0
+
+    def batch_select_indices(self, keep: torch.Tensor) -> None:
+        self.rows = [self.rows[index] for index in keep.tolist()]
+
+
+class AdversarialLM(torch.nn.Module):
+    """Logits = `push` on the next token of each row's script + Gaussian noise (seeded)."""
+
+    def __init__(self, vocab_size: int, scripts: list[list[int]], seed: int, push: float):
+        super().__init__()
+        self.config = SimpleNamespace(model_type="adversarial", _attn_implementation="eager")
+        self.vocab_size, self.scripts, self.push = vocab_size, scripts, push
+        self.noise = torch.Generator().manual_seed(seed)
+
+    def forward(
+        self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=True
+    ):
+        if past_key_values is None:
+            past_key_values = _Cache(input_ids.shape[0])
+        else:
+            past_key_values.step += 1
+        rows, step = past_key_values.rows, past_key_values.step
+        logits = torch.randn((len(rows), 1, self.vocab_size), generator=self.noise) * 3
+        for position, row in enumerate(rows):
+            script = self.scripts[row % len(self.scripts)]
+            if step < len(script):
+                logits[position, 0, script[step]] += self.push
+        return SimpleNamespace(logits=logits, past_key_values=past_key_values)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    corpus = [source_text(item) for item in ITEMS] + ADVERSARIAL_TEXTS + KNOWN_BRANDS + KNOWN_NOUNS
+    return train_tokenizer([" " + text for text in corpus] * 5, 700)
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return FactChecker(KNOWN_BRANDS, KNOWN_NOUNS)
+
+
+def _generator(tokenizer, seed: int, push: float) -> CreativeGenerator:
+    scripts = [tokenizer.encode(text, add_special_tokens=False) for text in ADVERSARIAL_TEXTS]
+    manifest = {
+        "prompt_format": {"max_source_tokens": 96, "max_target_tokens": 64},
+        "fact_vocabulary": {"brands": KNOWN_BRANDS, "nouns": KNOWN_NOUNS},
+    }
+    return CreativeGenerator(AdversarialLM(len(tokenizer), scripts, seed, push), tokenizer, manifest)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    push=st.sampled_from([0.0, 8.0, 40.0]),
+    max_new_tokens=st.integers(1, 48),
+    variants=st.integers(1, 3),
+    order=st.permutations(range(len(ITEMS))),
+)
+def test_every_output_names_only_its_own_brands_nouns_and_numbers(
+    tokenizer, checker, seed, push, max_new_tokens, variants, order
+):
+    items = [ITEMS[index] for index in order]
+    generator = _generator(tokenizer, seed, push)
+    results = generator.generate(
+        items, "bold", num_variants=variants, max_new_tokens=max_new_tokens, seed=seed
+    )
+    for item, creatives in zip(items, results, strict=True):
+        source, brand = source_text(item), item["brand"]
+        for creative in creatives:
+            text = creative_text(creative)
+            assert checker.foreign_brands(text, source, brand) == [], (text, source)
+            assert checker.foreign_nouns(text, source) == [], (text, source)
+            assert checker.foreign_numbers(text, source) == [], (text, source)
+            assert BRAND_SLOT not in text, text  # every slot written as the item's brand
+
+
+def test_a_number_cut_by_the_token_limit_is_dropped_not_shortened(tokenizer, checker):
+    """The failure of issue 12: `$215.99` stopped at `$215.9` by the limit must not stand."""
+    item = ITEMS[1]
+    script = " Buily $215.99"
+    limit = len(tokenizer.encode("<|headline|>" + script, add_special_tokens=False)) - 1
+    generator = _generator(tokenizer, 0, 1000.0)
+    generator.model.scripts = [tokenizer.encode("<|headline|>" + script, add_special_tokens=False)]
+    creative = generator.generate([item], "bold", max_new_tokens=limit)[0][0]
+    assert creative["headline"] == "Buily"
+    assert checker.foreign_numbers(creative_text(creative), source_text(item)) == []
+
+
+def test_the_brand_slot_is_filled_with_the_items_own_brand_and_never_written_without_one(tokenizer):
+    slot = tokenizer.convert_tokens_to_ids(BRAND_SLOT)
+    generator = _generator(tokenizer, 0, 1000.0)
+    eos = tokenizer.convert_tokens_to_ids("<|eos|>")
+    generator.model.scripts = [[tokenizer.convert_tokens_to_ids("<|headline|>"), slot, eos]]
+    with_brand, without_brand = generator.generate([ITEMS[0], ITEMS[2]], "bold", max_new_tokens=8)
+    assert with_brand[0]["headline"] == "Fender"
+    assert "Fender" not in creative_text(without_brand[0]) and "<|" not in creative_text(without_brand[0])
+
+
+def test_parse_generation_drops_the_cut_last_word_only_at_the_token_limit():
+    text = f"<|headline|>{BRAND_SLOT} Guitar<|body|> Only $849.9"
+    assert parse_generation(text, brand="Fender", truncated=True) == {
+        "headline": "Fender Guitar",
+        "body": "Only",
+        "cta": "",
+    }
+    assert parse_generation(text + "9", brand="Fender")["body"] == "Only $849.99"
+    assert parse_generation("<|headline|> Done<|cta|>", truncated=True)["headline"] == "Done"
