@@ -170,12 +170,13 @@ PROGRESS_LOG_SECONDS = 10.0
 def _progress_log(version: ModelVersion) -> Progress:
     """The refresh's progress in the log every PROGRESS_LOG_SECONDS: a worker's log, or the console of
     `make run`, where the first promotion writes the whole catalog in process."""
-    last = [time.monotonic()]
+    last = {"at": time.monotonic(), "done": -1}
 
     def log(done: int, total: int) -> None:
+        # The refresh reports once more after its last chunk: a count already logged is not repeated.
         now = time.monotonic()
-        if now - last[0] >= PROGRESS_LOG_SECONDS or done >= total:
-            last[0] = now
+        if done != last["done"] and (now - last["at"] >= PROGRESS_LOG_SECONDS or done >= total):
+            last.update(at=now, done=done)
             share = done / total if total else 1.0
             logger.info("Creative refresh of %s v%s: %s / %s written (%.0f %%)",
                         version.name, version.version, f"{done:,}", f"{total:,}", 100 * share)  # fmt: skip

@@ -181,6 +181,7 @@ def test_a_refresh_without_a_progress_callback_logs_its_progress(production_mode
         creatives_refresh(model_version_id=production_model.pk, batch_size=8)
 
     lines = [record.getMessage() for record in caplog.records if "written" in record.getMessage()]
+    assert len(set(lines)) == len(lines)  # the closing count is logged once
     assert (
         lines[-1]
         == f"Creative refresh of {production_model.name} v{production_model.version}: 20 / 20 written (100 %)"
