@@ -147,15 +147,17 @@ def observed_inputs(*, model_name: str, start: datetime, end: datetime) -> Obser
     logs = PredictionLog.objects.filter(
         model_version__name=model_name, created_at__gt=start, created_at__lte=end
     ).order_by()
-    unseen = logs.aggregate(
+    counts = logs.aggregate(
+        sample_size=Count("id"),
         any=Count("id", filter=Q(unseen_category=True) | Q(unseen_brand=True) | Q(unseen_vocabulary=True)),
         category=Count("id", filter=Q(unseen_category=True)),
         brand=Count("id", filter=Q(unseen_brand=True)),
         vocabulary=Count("id", filter=Q(unseen_vocabulary=True)),
     )
+    sample_size = counts.pop("sample_size")
     return ObservedInputs(
-        sample_size=logs.count(),
-        unseen=unseen,
+        sample_size=sample_size,
+        unseen=counts,
         category=_value_counts(logs.exclude(category=""), "category"),
         price={
             float(price): count for price, count in _value_counts(logs.exclude(price=None), "price").items()
