@@ -10,6 +10,7 @@ a brand it never saw, is shown by `manage.py benchmark_training` on `small`, not
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -136,6 +137,68 @@ def test_every_output_names_only_its_own_brands_nouns_and_numbers(
             assert checker.foreign_nouns(text, source) == [], (text, source)
             assert checker.foreign_numbers(text, source) == [], (text, source)
             assert BRAND_SLOT not in text, text  # every slot written as the item's brand
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    push=st.sampled_from([8.0, 40.0]),
+    max_new_tokens=st.integers(1, 48),
+)
+def test_the_fact_guard_erases_whole_words_and_never_cuts_or_glues_one(tokenizer, seed, push, max_new_tokens):
+    """The guard changes no choice of the model: what it lets through is the unguarded copy with whole
+    foreign terms taken out, so every word of it, in order, is a word the model wrote
+    (the guard before this one forced a foreign noun to go on: "board gamelease")."""
+    guarded = _generator(tokenizer, seed, push)
+    unguarded = _generator(tokenizer, seed, push)
+    unguarded._fact_index = None
+    kept = guarded.generate(ITEMS, "bold", num_variants=2, max_new_tokens=max_new_tokens, seed=seed)
+    written = unguarded.generate(ITEMS, "bold", num_variants=2, max_new_tokens=max_new_tokens, seed=seed)
+    for kept_creatives, written_creatives in zip(kept, written, strict=True):
+        for kept_creative, written_creative in zip(kept_creatives, written_creatives, strict=True):
+            for field in ("headline", "body", "cta"):
+                assert _whole_pieces_of(kept_creative[field], written_creative[field]), (
+                    kept_creative[field],
+                    written_creative[field],
+                )
+
+
+def _whole_pieces_of(kept: str, written: str) -> bool:
+    """Whether each space-separated piece of `kept`, in order, is a piece of `written` or what is left
+    of one where a term was cut out at a word boundary ("Orbit." -> ".", "(Orbit)" -> "(" and ")")."""
+    pieces = iter(_pieces(written))
+    for piece in _pieces(kept):
+        for candidate in pieces:
+            if piece == candidate or any(
+                candidate[start : start + len(piece)] == piece
+                and _at_boundary(candidate, start)
+                and _at_boundary(candidate, start + len(piece))
+                for start in range(len(candidate) - len(piece) + 1)
+            ):
+                break
+        else:
+            return False
+    return True
+
+
+def _pieces(text: str) -> list[str]:
+    """Space-separated pieces, with punctuation split off the word before it ("kit," -> "kit", ",")."""
+    return [piece for piece in re.split(r"\s+|(?=[,.;:!?])", text) if piece]
+
+
+def _at_boundary(text: str, position: int) -> bool:
+    """A cut at `position` of `text` splits no word: an end, or a non-word character on one side."""
+    if position in (0, len(text)):
+        return True
+    return not (text[position - 1].isalnum() and text[position].isalnum())
+
+
+def test_a_foreign_noun_is_erased_whole_and_the_copy_goes_on(tokenizer):
+    generator = _generator(tokenizer, 0, 1000.0)
+    script = "<|headline|> Meet the Fender art kit, built to play<|eos|>"
+    generator.model.scripts = [tokenizer.encode(script, add_special_tokens=False)]
+    creative = generator.generate([ITEMS[0]], "bold", max_new_tokens=40)[0][0]
+    assert creative["headline"] == "Meet the Fender, built to play"
 
 
 def test_a_number_cut_by_the_token_limit_is_dropped_not_shortened(tokenizer, checker):

@@ -1,14 +1,15 @@
 """Decoding that can name a known brand or product noun only when the product's input has it.
 
-The number guard (number_guard.py) masks tokens before a step; this guard checks the token each row
-has chosen and, when it would finish a foreign term, bans that token and lets the row choose again
-(it always can: a token of letters or digits alone never finishes a term). A term is finished when
-its last character is followed by a non-word character (a space, punctuation, a field marker, the
-end token); a term that ends exactly where a token ends is judged by the next token, and one at the
-token limit is dropped with the cut last word (formatting.creative_from_tokens). What is foreign is
-decided by `FactChecker.allowed_terms`, the rule evaluation scores with, so every creative this guard
-lets through has no foreign brand or noun by that checker: a property the tests check on
-adversarial logits, whatever the model.
+The number guard (number_guard.py) masks tokens before a step, so a number never starts wrong. A
+brand or noun is a run of ordinary words ("board" is fine, "board game" may be another product's), so
+this guard judges it when it is finished: when its last character is followed by a non-word character
+(a space, punctuation, a field marker, the end token). A finished foreign term is erased whole, every
+token of it, and the row writes on. (An earlier guard banned the closing token instead, which forced
+the word to go on and glued garbage to it: "board gamelease". Erasing never cuts or glues a word.) A
+term cut by the token limit is dropped with the cut last word (formatting.creative_from_tokens).
+What is foreign is decided by `FactChecker.allowed_terms`, the rule evaluation scores with, so every
+creative this guard lets through has no foreign brand or noun by that checker: a property the tests
+check on adversarial logits, whatever the model.
 
 The guard follows the text each row has written as bytes (a byte-level BPE token may hold half a
 UTF-8 character); field markers count as a space, as they do when the fields are joined, and the
@@ -17,10 +18,8 @@ brand slot as the row's own brand, which is what `creative_from_tokens` writes i
 
 from __future__ import annotations
 
-import math
 import re
 
-import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
@@ -28,7 +27,7 @@ from training.ml.metrics import FactChecker
 
 _LAST_WORD = re.compile(r"(\w+)$")
 _WORD_CHAR = re.compile(r"\w")
-TAIL_BYTES = 256  # longer than any brand or noun phrase; what a check needs of a row's text
+TAIL_CHARS = 256  # longer than any brand or noun phrase; what a check needs of a row's text
 
 
 def token_pieces(tokenizer: PreTrainedTokenizerBase) -> list[bytes]:
@@ -72,81 +71,102 @@ class FactVocabularyIndex:
         return bool(self.by_last_word)
 
 
-def boundary_tokens(pieces: list[bytes], slot_id: int | None) -> list[int]:
-    """Tokens whose text starts with a non-word character (a space, punctuation, a special token):
-    after a finished term, any of them would close it. The brand slot counts as one (conservative)."""
-    starts = [
-        index
-        for index, piece in enumerate(pieces)
-        if not _WORD_CHAR.match(piece.decode("utf-8", "replace")[:1] or " ")
-    ]
-    return sorted({*starts, *([slot_id] if slot_id is not None else [])})
-
-
 class FactGuard:
+    """Per row, the text written so far as the tokens it keeps; a foreign term is erased whole.
+
+    After each step the characters the new token adds are scanned: where one of them is a non-word
+    character and a foreign term ends just before it, the term is finished, and every word-carrying
+    token of it (not a field marker) leaves the row's kept tokens. The text is then scanned again from
+    where the term began, so words that the erasure brings together ("Barkley [Orbit] Bay") are judged
+    as the text now reads. `dropped(row)` is the set of the row's step indices to leave out when the
+    creative is written. The model goes on from what it wrote (its cache is not rewound), so the
+    sentence continues around the gap: the copy may lose a noun, never gains a cut or glued word.
+    """
+
     def __init__(
         self,
         index: FactVocabularyIndex,
         pieces: list[bytes],
-        boundaries: torch.Tensor,
         sources: list[str],
         brands: list[str],
         slot_id: int | None,
+        special_ids: set[int],
     ):
         self.enabled = bool(index)
-        self._index, self._pieces, self._slot, self._boundaries = index, pieces, slot_id, boundaries
+        self._index, self._pieces, self._slot, self._special = index, pieces, slot_id, special_ids
         self._brand_bytes = [brand.encode() for brand in brands]
         self._allowed = [
             index.checker.allowed_terms(source, brand) for source, brand in zip(sources, brands, strict=True)
         ]
-        self._tail = [b""] * len(sources)
-        self._closed = [False] * len(sources)  # the tail ends with a foreign term: no boundary may follow
+        self._rows = list(range(len(sources)))  # each batch row's original row, as rows leave the batch
+        self._kept: list[list[tuple[int, bytes, bool]]] = [[] for _ in sources]  # (step, piece, special)
+        self._steps = [0] * len(sources)
+        self._dropped: dict[int, set[int]] = {row: set() for row in self._rows}
 
-    def mask(self, logits: torch.Tensor) -> None:
-        """Rows whose text ends with a foreign term may not close it: every token that starts with a
-        non-word character is set to -inf (one check per row, not one banned token per round)."""
-        if not self.enabled:
-            return
-        rows = [row for row, closed in enumerate(self._closed) if closed]
-        if rows:
-            index = torch.tensor(rows, device=logits.device)
-            logits[index[:, None], self._boundaries.to(logits.device)[None, :]] = -math.inf
-
-    def violates(self, row: int, token: int) -> bool:
-        """Whether writing `token` in `row` would finish a term its product may not name."""
-        if not self.enabled:
-            return False
-        # "replace", as the tokenizer decodes: an invalid byte is a character (a non-word one).
-        before = self._tail[row].decode("utf-8", "replace")
-        after = (self._tail[row] + self._piece(row, token)).decode("utf-8", "replace")
-        for position in range(max(len(before), 1), len(after)):
-            if not _WORD_CHAR.match(after[position]) and self._foreign_term_ends(row, after[:position]):
-                return True
-        return False
+    def dropped(self, row: int) -> set[int]:
+        """Step indices of original row `row` whose tokens belong to an erased foreign term."""
+        return self._dropped.get(row, set())
 
     def advance(self, tokens: list[int]) -> None:
         if not self.enabled:
             return
         for row, token in enumerate(tokens):
-            self._tail[row] = (self._tail[row] + self._piece(row, token))[-TAIL_BYTES:]
-            self._closed[row] = self._foreign_term_ends(row, self._tail[row].decode("utf-8", "replace"))
+            kept = self._kept[row]
+            start = len(_decoded(kept))
+            kept.append((self._steps[row], self._piece(row, token), token in self._special))
+            self._steps[row] += 1
+            self._erase_foreign_terms(row, start)
 
     def select(self, rows: list[int]) -> None:
         if not self.enabled:
             return
-        self._tail = [self._tail[row] for row in rows]
-        self._closed = [self._closed[row] for row in rows]
+        self._rows = [self._rows[row] for row in rows]
+        self._kept = [self._kept[row] for row in rows]
+        self._steps = [self._steps[row] for row in rows]
         self._allowed = [self._allowed[row] for row in rows]
         self._brand_bytes = [self._brand_bytes[row] for row in rows]
+
+    def _erase_foreign_terms(self, row: int, start: int) -> None:
+        kept = self._kept[row]
+        scan_from = max(start, 1)
+        while True:
+            text = _decoded(kept)
+            term_start, position = None, scan_from
+            for position in range(scan_from, len(text)):
+                if not _WORD_CHAR.match(text[position]):
+                    term_start = self._foreign_term_start(row, text[:position])
+                    if term_start is not None:
+                        break
+            if term_start is None:
+                return
+            # Tokens that carry any character of the term leave the row; markers stay (they join as a space).
+            prefix, remaining = b"", []
+            for entry in kept:
+                begins = len(prefix.decode("utf-8", "replace"))
+                prefix += entry[1]
+                ends = len(prefix.decode("utf-8", "replace"))
+                if not entry[2] and begins < position and ends > term_start:
+                    self._dropped[self._rows[row]].add(entry[0])
+                else:
+                    remaining.append(entry)
+            kept[:] = remaining
+            scan_from = 1  # the text before the term moved too; a scan of ~100 characters is cheap
 
     def _piece(self, row: int, token: int) -> bytes:
         return self._brand_bytes[row] if token == self._slot else self._pieces[token]
 
-    def _foreign_term_ends(self, row: int, text: str) -> bool:
+    def _foreign_term_start(self, row: int, text: str) -> int | None:
+        """Where a foreign term that ends `text` begins (a character index), or None."""
         last = _LAST_WORD.search(text)
         if last is None:
-            return False
+            return None
+        tail_start = max(0, len(text) - TAIL_CHARS)
         for pattern, kind, term in self._index.by_last_word.get(last.group(1).casefold(), ()):
-            if (kind, term) not in self._allowed[row] and pattern.search(text[-TAIL_BYTES:]):
-                return True
-        return False
+            if (kind, term) not in self._allowed[row] and (found := pattern.search(text, tail_start)):
+                return found.start()
+        return None
+
+
+def _decoded(entries) -> str:
+    # "replace", as the tokenizer decodes: an invalid byte is a character (a non-word one).
+    return b"".join(piece for _step, piece, _special in entries).decode("utf-8", "replace")

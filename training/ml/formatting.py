@@ -156,6 +156,7 @@ def labels_for(input_ids: list[int], prompt_length: int) -> list[int]:
 _MARKER = re.compile(r"<\|(headline|body|cta|eos)\|>")
 _OTHER_SPECIAL = re.compile(r"<\|[a-z:]+\|>")
 _LAST_WORD = re.compile(r"\S+$")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:!?])")
 
 
 def parse_generation(text: str, *, brand: str | None = None, truncated: bool = False) -> dict[str, str]:
@@ -184,20 +185,29 @@ def parse_generation(text: str, *, brand: str | None = None, truncated: bool = F
 
 
 def creative_from_tokens(
-    tokenizer: PreTrainedTokenizerBase, ids: SpecialIds, tokens: list[int], brand: str | None
+    tokenizer: PreTrainedTokenizerBase,
+    ids: SpecialIds,
+    tokens: list[int],
+    brand: str | None,
+    erased: set[int] | frozenset[int] = frozenset(),
 ) -> dict[str, str]:
     """{headline, body, cta} from generated ids, split at the marker *tokens* (text that merely looks
     like a marker stays text), with each brand slot token written as `brand`.
 
     Decoding writes the markers in order, so each field is one run of tokens. A row that did not
     end with `<|eos|>` stopped at the token limit: its last word may be cut ("$215.9" of "$215.99"),
-    so the last word of the field it was writing is dropped; a cut word never ends a field.
+    so the last word of the field it was writing is dropped; a cut word never ends a field. The
+    tokens at the positions in `erased` (a foreign term the fact guard took out) become a space.
     """
     field_of = {token: name for name, token in ids.outputs.items()}
     fields: dict[str, list[str]] = {"headline": [], "body": [], "cta": []}
     current, run = "headline", []
     truncated, prompt_only = True, set(ids.prompt_only())
-    for token in tokens:
+    for position, token in enumerate(tokens):
+        if position in erased:  # a space in its place: the words around it never join
+            fields[current].append(tokenizer.decode(run) + " ")
+            run = []
+            continue
         if token == ids.eos:
             truncated = False
             break
@@ -214,7 +224,10 @@ def creative_from_tokens(
     texts = {name: "".join(parts) for name, parts in fields.items()}
     if truncated:
         texts[current] = _LAST_WORD.sub("", texts[current])
-    return {name: " ".join(text.split()) for name, text in texts.items()}
+    texts = {name: " ".join(text.split()) for name, text in texts.items()}
+    if erased:  # "the Fender , built": no space is left before the punctuation that followed a term
+        texts = {name: _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text) for name, text in texts.items()}
+    return texts
 
 
 def _keep_first(result: dict[str, str], name: str, value: str, brand: str) -> None:

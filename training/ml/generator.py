@@ -17,7 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from training.ml.artifact import verify_artifact
-from training.ml.fact_guard import FactGuard, FactVocabularyIndex, boundary_tokens, token_pieces
+from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
 from training.ml.formatting import SpecialIds, creative_from_tokens, encode_prompt, source_text
 from training.ml.metrics import FactChecker
 from training.ml.modeling import parameter_count, resolve_device
@@ -114,11 +114,9 @@ class CreativeGenerator:
         self.fact_checker = FactChecker(vocabulary.get("brands"), vocabulary.get("nouns"))
         self._fact_index = FactVocabularyIndex(self.fact_checker) if fact_guard else None
         self._pieces = token_pieces(tokenizer) if self._fact_index else None
-        self._boundaries = (
-            torch.tensor(boundary_tokens(self._pieces, self.special_ids.brand_slot), device=self.device)
-            if self._pieces
-            else None
-        )
+        self._special = set(tokenizer.all_special_ids) | {
+            token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special
+        }
         self.batch_threads = batch_threads
         self._banned = torch.tensor(self.special_ids.prompt_only(), device=self.device)
         self._keeps_last_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
@@ -194,18 +192,23 @@ class CreativeGenerator:
                 for request, _tones in checked
             ]
             generated: list[list[int]] = []
+            erased: list[set[int]] = []
             for start in range(0, len(prompts), self.max_batch_rows):
                 rows = slice(start, start + self.max_batch_rows)
                 random = _RequestStreams(streams[rows], generators, self.device)
-                generated += self._decode(
+                tokens, dropped = self._decode(
                     prompts[rows], sources[rows], brands[rows], sampled[rows], limits[rows], random
                 )
+                generated += tokens
+                erased += dropped
         answers, row = [], 0
         for request, tones in checked:
             creatives = [
                 {
                     "tone": tones[index // request.num_variants],
-                    **creative_from_tokens(self.tokenizer, self.special_ids, tokens, brands[row + index]),
+                    **creative_from_tokens(
+                        self.tokenizer, self.special_ids, tokens, brands[row + index], erased[row + index]
+                    ),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])
             ]
@@ -226,10 +229,10 @@ class CreativeGenerator:
         sampled: list[bool],
         max_new_tokens: list[int],
         random: _RequestStreams,
-    ) -> list[list[int]]:
-        """One forward pass per step for the whole batch, reusing the KV cache; rows that have written
-        their end token leave the batch (see PRUNE_EVERY_FINISHED_OF), so the longest row does not make
-        every row pay for its steps."""
+    ) -> tuple[list[list[int]], list[set[int]]]:
+        """(tokens, erased step indices) per row. One forward pass per step for the whole batch,
+        reusing the KV cache; rows that have written their end token leave the batch (see
+        PRUNE_EVERY_FINISHED_OF), so the longest row does not make every row pay for its steps."""
         rows, width = len(prompts), max(map(len, prompts))
         input_ids = torch.full((rows, width), self.special_ids.pad, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
@@ -253,7 +256,7 @@ class CreativeGenerator:
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
         facts = (
             FactGuard(
-                self._fact_index, self._pieces, self._boundaries, sources, brands, self.special_ids.brand_slot
+                self._fact_index, self._pieces, sources, brands, self.special_ids.brand_slot, self._special
             )
             if self._fact_index
             else None
@@ -267,13 +270,9 @@ class CreativeGenerator:
             fields.mask(logits)
             if guard is not None:
                 guard.mask(logits)
-            if facts is not None:
-                facts.mask(logits)
             # Finished rows draw nothing: a request's random stream then never depends on its neighbours.
             drawing = sample_rows & ~finished
             next_tokens = self._choose(logits, drawing, random)
-            if facts is not None:
-                next_tokens = self._choose_again(facts, logits, next_tokens, finished, drawing, random)
             next_tokens = torch.where(finished, self.special_ids.pad, next_tokens)
             chosen = next_tokens.tolist()
             fields.advance(next_tokens)
@@ -315,37 +314,11 @@ class CreativeGenerator:
                 past_key_values=outputs.past_key_values,
                 use_cache=True,
             )
-        return [
-            _until_eos(tokens[:limit], self.special_ids.eos)
-            for tokens, limit in zip(collected, max_new_tokens, strict=True)
+        tokens = [
+            _until_eos(row_tokens[:limit], self.special_ids.eos)
+            for row_tokens, limit in zip(collected, max_new_tokens, strict=True)
         ]
-
-    def _choose_again(
-        self,
-        facts: FactGuard,
-        logits: torch.Tensor,
-        next_tokens: torch.Tensor,
-        finished: torch.Tensor,
-        sample_rows: torch.Tensor,
-        random: _RequestStreams,
-    ) -> torch.Tensor:
-        """Rows whose token would name a foreign term ban it and choose again, until none would.
-
-        Ends: each round bans one more token per such row, and a token of letters or digits alone
-        never finishes a term (the number guard always leaves one of them open)."""
-        chosen, done = next_tokens.tolist(), finished.tolist()
-        while bad := [
-            row for row, token in enumerate(chosen) if not done[row] and facts.violates(row, token)
-        ]:
-            index = torch.tensor(bad, device=logits.device)
-            logits[index, torch.tensor([chosen[row] for row in bad], device=logits.device)] = -math.inf
-            # Over the whole batch (each row's random stream follows its place), drawing for `bad` only.
-            redo = torch.zeros_like(sample_rows)
-            redo[index] = True
-            again = self._choose(logits, sample_rows & redo, random).tolist()
-            for row in bad:
-                chosen[row] = again[row]
-        return torch.tensor(chosen, device=next_tokens.device)
+        return tokens, [facts.dropped(row) if facts is not None else set() for row in range(rows)]
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams
