@@ -61,7 +61,9 @@ def creative_list(request):
     model_version, creatives = _listing(form)
     page_obj = paginator = page_range = None
     if creatives is not None:
-        paginator = selectors.CappedPaginator(creatives, PAGE_SIZE, model_version=model_version)
+        paginator = selectors.CappedPaginator(
+            creatives, PAGE_SIZE, model_version=model_version, ids_at_once=bool(form.filters().search)
+        )
         page_obj = paginator.get_page(request.GET.get("page"))
         page_range = list(paginator.get_elided_page_range(page_obj.number, on_each_side=2, on_ends=1))
         services.creatives_attach_novelty(creatives=page_obj.object_list)

@@ -222,3 +222,34 @@ class TestPagination:
         assert response.context["paginator"].count_is_capped
         assert response.context["paginator"].num_pages == 4
         assert "Showing 26–50 of more than 100 creatives." in page_text(response)
+
+    def test_a_search_reads_its_sorted_matches_once_for_the_count_and_every_page(
+        self, marketer_client, many_creatives, monkeypatch
+    ):
+        from inference.selectors_pages import CappedPaginator
+
+        with CaptureQueriesContext(connection) as listing:
+            marketer_client.get(LIST_URL, {"page": 1})
+        seen = []
+        for page in range(1, 8):
+            with CaptureQueriesContext(connection) as search:
+                response = marketer_client.get(LIST_URL, {"page": page, "q": "item 0"})
+            seen += [creative.pk for creative in response.context["page_obj"].object_list]
+            # The count and the page's ids come from one query instead of two.
+            assert len(search.captured_queries) == len(listing.captured_queries) - 1
+
+        assert seen == [creative.pk for creative in _listing_order(marketer_client)]
+        assert "Showing 151–160 of 160 creatives." in page_text(response)
+
+        monkeypatch.setattr(CappedPaginator, "count_cap", 100)
+        response = marketer_client.get(LIST_URL, {"page": 4, "q": "item 0"})
+        assert response.context["paginator"].count_is_capped
+        assert "Showing 76–100 of more than 100 creatives." in page_text(response)
+        assert [creative.pk for creative in response.context["page_obj"].object_list] == seen[75:100]
+
+
+def _listing_order(client) -> list:
+    rows = []
+    for page in range(1, 8):
+        rows += client.get(LIST_URL, {"page": page}).context["page_obj"].object_list
+    return rows
