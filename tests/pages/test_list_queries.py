@@ -71,13 +71,16 @@ def test_no_query_of_the_list_runs_a_subquery_per_row(marketer_client, catalog):
 def test_the_same_number_of_queries_for_every_page_size_sort_search_and_filter(
     marketer_client, catalog, monkeypatch
 ):
-    counts = {label: len(page_queries(marketer_client, params)) for label, params in CASES.items()}
+    # A search costs one query fewer: it reads its matches once for the count and the page.
+    def cost(params):
+        return len(page_queries(marketer_client, params)) + (1 if params.get("q") else 0)
+
+    counts = {label: cost(params) for label, params in CASES.items()}
     monkeypatch.setattr(views, "PAGE_SIZE", 10)
-    counts |= {
-        f"{label}, 10 a page": len(page_queries(marketer_client, params)) for label, params in CASES.items()
-    }
+    counts |= {f"{label}, 10 a page": cost(params) for label, params in CASES.items()}
 
     assert len(set(counts.values())) == 1, counts
+    assert any(params.get("q") for params in CASES.values())
 
 
 def test_a_search_matches_text_literally_whatever_its_characters(marketer_client, catalog):
