@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, models
 from django.http import FileResponse, HttpRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -29,7 +29,7 @@ from django.utils.safestring import mark_safe
 from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from products.forms import CatalogImportConfirmForm, CatalogImportForm
-from products.models import DatasetVersion, Product, ReferenceCreative
+from products.models import DatasetVersion, Product, ReferenceCreative, product_url_validator
 from products.services import catalog_csv_lines, products_import
 from products.services.import_uploads import import_upload_discard, import_upload_stage
 
@@ -77,6 +77,13 @@ class ProductAdmin(admin.ModelAdmin):
     paginator = CatalogPaginator
     list_per_page = 100
     readonly_fields = ("created_at", "updated_at")
+    # The form field checks a URL before the model's http/https validator does: one message for both.
+    formfield_overrides = {
+        models.URLField: {
+            "assume_scheme": "https",
+            "error_messages": {"invalid": product_url_validator.message},
+        }
+    }
     inlines = [ReferenceCreativeInline]
     actions = ["export_selected_csv"]
 

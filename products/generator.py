@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TypeVar
+from urllib.parse import quote
 
 TONES: tuple[str, ...] = ("bold", "luxury", "value", "playful")
 
@@ -35,6 +36,8 @@ SEED_LIMIT = 2**64
 """Seeds are 0 <= seed < 2**64, so the hex seed in a SKU has at most 16 digits."""
 INDEX_LIMIT = 10**8
 """Indexes are below 10**8: at most 8 digits, so a SKU stays within 4 + 1 + 16 + 1 + 8 = 30 chars."""
+SHOP_URL_PREFIX = "https://shop.example.com/p/"
+"""Generated products live on an example shop (example.com is reserved for examples, RFC 2606)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,6 +66,7 @@ class GeneratedProduct:
     description: str
     price: Decimal
     rating: Decimal
+    url: str
     creatives: tuple[GeneratedCreative, ...]
     noun: str
     material: str
@@ -85,6 +89,15 @@ class GeneratedProduct:
 def as_record(product: GeneratedProduct) -> dict[str, object]:
     """Function form of `GeneratedProduct.as_record`, handy for `map()`."""
     return product.as_record()
+
+
+def shop_url(sku: str) -> str:
+    """The product page of `sku` on the example shop: one path segment, lower case, percent-encoded,
+    so any SKU (`/`, spaces, `#`, `?`, Unicode) gives a valid URL; generated SKUs (upper-case letters,
+    digits and dashes) map one-to-one to theirs. A bare `.` or `..` segment would be dropped by
+    clients, so its dots are encoded too."""
+    slug = quote(sku.lower(), safe="")
+    return SHOP_URL_PREFIX + (slug.replace(".", "%2E") if slug in (".", "..") else slug)
 
 
 def product_source_text(product: GeneratedProduct) -> str:
@@ -917,14 +930,18 @@ def _build_product(draw: _Draw, seed_hex: str, index: int) -> GeneratedProduct:
     facts = _Facts(
         line, brand, spec, material, _pick_two(line.features, draw), f"${price}", _pick(category.uses, draw)
     )
+    sku = f"{category.code}-{seed_hex}-{index:06d}"
     return GeneratedProduct(
-        sku=f"{category.code}-{seed_hex}-{index:06d}",
+        sku=sku,
         title=_pick(_TITLES, draw)(facts),
         category=category.name,
         brand=brand,
         description=_write_description(category, facts, draw),
         price=price,
         rating=_draw_rating(draw),
+        # From the sku alone (no draw: every other field stays as it was). `shop_url(sku)` without its
+        # encoding step, which a generated sku (upper-case letters, digits, dashes) never needs.
+        url=SHOP_URL_PREFIX + sku.lower(),
         creatives=(
             _write_creative(_BOLD, facts, draw),
             _write_creative(_LUXURY, facts, draw),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 
 
@@ -14,6 +14,13 @@ class Tone(models.TextChoices):
     LUXURY = "luxury", "Luxury"
     VALUE = "value", "Value"
     PLAYFUL = "playful", "Playful"
+
+
+PRODUCT_URL_SCHEMES: tuple[str, ...] = ("http", "https")
+PRODUCT_URL_MAX_LENGTH = 500
+product_url_validator = URLValidator(
+    schemes=list(PRODUCT_URL_SCHEMES), message="Enter an http:// or https:// address of the product's page."
+)
 
 
 class ProductQuerySet(models.QuerySet):
@@ -42,6 +49,16 @@ class Product(models.Model):
     rating = models.DecimalField(
         max_digits=2, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(5)]
     )
+    # The product's page on the shop, the Final URL of an ad. `db_default` as well as `default`: a row
+    # inserted by raw SQL that does not name the column (benchmarks, scale tests) gets "" too.
+    url = models.URLField(
+        max_length=PRODUCT_URL_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[product_url_validator],
+        help_text="The product's page on the shop (http or https); empty when unknown.",
+    )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.GENERATED, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -67,6 +84,12 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} · {self.title}"
+
+    @property
+    def shop_link(self) -> str:
+        """`url` when it is an http(s) address, else "": what a page may put in a link's href. Every
+        write path validates the scheme; this keeps a row written around them (raw SQL) harmless."""
+        return self.url if self.url.lower().startswith(tuple(f"{s}://" for s in PRODUCT_URL_SCHEMES)) else ""
 
 
 class ReferenceCreative(models.Model):

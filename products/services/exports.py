@@ -39,6 +39,7 @@ def catalog_csv_rows(*, products: QuerySet[Product] | Iterable[Product]) -> Iter
             product.description,
             str(product.price),
             str(product.rating),
+            product.url,
         ]
         creatives = sorted(product.reference_creatives.all(), key=lambda creative: creative.tone)
         if not creatives:

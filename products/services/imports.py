@@ -8,7 +8,9 @@ duplicates and an import never stores half a product. A file that cannot be read
 large, not UTF-8, not JSON, missing columns) is refused as a whole with an `ApplicationError`.
 
 CSV: one row per (sku, tone) reference creative, with the product columns repeated on each row; a
-product without creatives is one row with empty tone, headline, body and cta. This is exactly what
+product without creatives is one row with empty tone, headline, body and cta. The `url` column (the
+product's page on the shop, http or https) is optional: a file without it leaves stored URLs as they
+are, an empty cell clears one. This is exactly what
 `catalog_csv_rows` (the admin export) writes, so an export imports back unchanged.
 JSON: a list of product objects, or `{"products": [...]}`; a product may carry flat tone / headline /
 body / cta keys like a CSV row, and/or `"creatives": [{"tone", "headline", "body", "cta"}, ...]`.
@@ -22,15 +24,17 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from creativeops.core.text import forbidden_character
-from products.models import Product, ReferenceCreative, Tone
+from products.models import PRODUCT_URL_SCHEMES, Product, ReferenceCreative, Tone, product_url_validator
 from products.ood import OOD_SKU_PREFIX
 from products.services.catalog import chunked
 from products.services.import_files import (
     CATALOG_COLUMNS,
     CREATIVE_COLUMNS,
+    OPTIONAL_PRODUCT_COLUMNS,
     REQUIRED_COLUMNS,
     ImportIssue,
     RawRow,
@@ -42,6 +46,7 @@ from products.services.writers import CatalogWriteResult, catalog_plan, catalog_
 logger = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 20
+PRODUCT_DATA: tuple[str, ...] = (*REQUIRED_COLUMNS[1:], *OPTIONAL_PRODUCT_COLUMNS)
 STORE_BATCH = 500
 PRICE_MAX = Decimal("99999999.99")
 RATING_MAX = Decimal(5)
@@ -50,6 +55,7 @@ RATING_PLACES = Product._meta.get_field("rating").decimal_places
 _TEXT_LIMITS: dict[str, int] = {
     **{name: Product._meta.get_field(name).max_length for name in ("sku", "title", "category", "brand")},
     "description": Product._meta.get_field("description").max_length,
+    "url": Product._meta.get_field("url").max_length,
     **{name: ReferenceCreative._meta.get_field(name).max_length for name in ("headline", "body", "cta")},
 }
 
@@ -75,6 +81,7 @@ class ImportedProduct:
     price: Decimal
     rating: Decimal
     line: int
+    url: str | None = None  # None: the file has no url column, the stored URL is kept
     creatives_by_tone: dict[str, ImportedCreative] = field(default_factory=dict)
 
     @property
@@ -215,7 +222,7 @@ def _accept_row(raw: RawRow, products: dict[str, ImportedProduct]) -> list[Impor
         return issues
     known = products.get(product.sku)
     if known is not None:
-        differing = [name for name in REQUIRED_COLUMNS[1:] if getattr(known, name) != getattr(product, name)]
+        differing = [name for name in PRODUCT_DATA if getattr(known, name) != getattr(product, name)]
         if differing:
             message = (
                 f"sku '{product.sku}' is on line {known.line} with different product data "
@@ -262,6 +269,7 @@ def _validate_product(raw: RawRow, issues: list[ImportIssue]) -> ImportedProduct
     rating = _decimal(
         values["rating"], "rating", line, issues, places=RATING_PLACES, low=Decimal(0), high=RATING_MAX
     )
+    url = _url(raw.values, line, issues)
     if issues:
         return None
     return ImportedProduct(
@@ -273,6 +281,7 @@ def _validate_product(raw: RawRow, issues: list[ImportIssue]) -> ImportedProduct
         price=price,
         rating=rating,
         line=line,
+        url=url,
     )
 
 
@@ -358,6 +367,31 @@ def _text(
             )
         )
     return value
+
+
+def _url(values: dict, line: int, issues: list[ImportIssue]) -> str | None:
+    """The product page's address: http or https only (never `javascript:` or a local file, since pages
+    link to it), or None when the row has no url at all; an empty cell is "" (no URL)."""
+    if "url" not in values:
+        return None
+    before = len(issues)
+    url = _text(values, "url", line, issues, required=False)
+    if len(issues) > before or not url:
+        return url
+    scheme, colon, _ = url.partition(":")
+    space = next((index for index, character in enumerate(url) if character.isspace()), None)
+    if not colon or scheme.lower() not in PRODUCT_URL_SCHEMES:
+        message = f"url must start with http:// or https://; got '{url}'."
+    elif space is not None:
+        message = f"url contains a space at position {space + 1}; write it as %20."
+    else:
+        try:
+            product_url_validator(url)
+            return url
+        except ValidationError:
+            message = f"url '{url}' is not a web address like https://shop.example.com/p/sku-1."
+    issues.append(ImportIssue(line, "url", message))
+    return url
 
 
 def _decimal(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from products.models import Product, ReferenceCreative
 
-PRODUCT_FIELDS: tuple[str, ...] = ("title", "category", "brand", "description", "price", "rating")
+PRODUCT_FIELDS: tuple[str, ...] = ("title", "category", "brand", "description", "price", "rating", "url")
 CREATIVE_FIELDS: tuple[str, ...] = ("headline", "body", "cta")
 
 
@@ -38,6 +38,7 @@ class ProductLike(Protocol):
     description: str
     price: Decimal
     rating: Decimal
+    url: str | None  # None (an import without a url column): keep the stored URL
     creatives: Sequence[CreativeLike]
 
 
@@ -84,9 +85,10 @@ def catalog_plan(items: Sequence[ProductLike], source: str) -> CatalogPlan:
     outcomes: dict[str, str] = {}
     for item in items:
         product = existing.get(item.sku)
-        row_changed = product is None or _product_differs(product, item, source)
+        values = _product_values(item, product)
+        row_changed = product is None or _product_differs(product, values, source)
         if row_changed:
-            to_write.append(_new_product(item, source))
+            to_write.append(Product(sku=item.sku, source=source, **values))
         creatives_changed = False
         for creative in item.creatives:
             stored = stored_creatives.get((product.pk, creative.tone)) if product else None
@@ -141,12 +143,15 @@ def orm_write_chunk(items: Sequence[ProductLike], source: str) -> CatalogWriteRe
     return plan.result
 
 
-def _product_differs(product: Product, item: ProductLike, source: str) -> bool:
-    return product.source != source or any(getattr(product, f) != getattr(item, f) for f in PRODUCT_FIELDS)
+def _product_values(item: ProductLike, stored: Product | None) -> dict:
+    values = {field: getattr(item, field) for field in PRODUCT_FIELDS}
+    if values["url"] is None:
+        values["url"] = stored.url if stored is not None else ""
+    return values
 
 
-def _new_product(item: ProductLike, source: str) -> Product:
-    return Product(sku=item.sku, source=source, **{field: getattr(item, field) for field in PRODUCT_FIELDS})
+def _product_differs(product: Product, values: dict, source: str) -> bool:
+    return product.source != source or any(getattr(product, f) != values[f] for f in PRODUCT_FIELDS)
 
 
 def _new_creative(creative: CreativeLike) -> ReferenceCreative:

@@ -31,6 +31,7 @@ _PRODUCT_COPY_TYPES = [
     "numeric",
     "numeric",
     "text",
+    "text",
     "timestamptz",
     "timestamptz",
 ]
@@ -38,7 +39,8 @@ _CREATIVE_COPY_TYPES = ["int8", "text", "text", "text", "text"]
 
 _STAGING_DDL = """
 CREATE TEMPORARY TABLE products_staging_product (
-    sku text, title text, category text, brand text, description text, price numeric, rating numeric
+    sku text, title text, category text, brand text, description text, price numeric, rating numeric,
+    url text
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE products_staging_creative (
     sku text, tone text, headline text, body text, cta text
@@ -49,16 +51,16 @@ CREATE TEMPORARY TABLE products_staging_creative (
 # rows whose values did not change are skipped by the WHERE and returned by neither.
 _MERGE_PRODUCTS = """
 INSERT INTO products_product AS p
-    (sku, title, category, brand, description, price, rating, source, created_at, updated_at)
-SELECT sku, title, category, brand, description, price, rating, %(source)s, %(now)s, %(now)s
+    (sku, title, category, brand, description, price, rating, url, source, created_at, updated_at)
+SELECT sku, title, category, brand, description, price, rating, url, %(source)s, %(now)s, %(now)s
 FROM products_staging_product
 ON CONFLICT (sku) DO UPDATE SET
     title = EXCLUDED.title, category = EXCLUDED.category, brand = EXCLUDED.brand,
     description = EXCLUDED.description, price = EXCLUDED.price, rating = EXCLUDED.rating,
-    source = EXCLUDED.source, updated_at = EXCLUDED.updated_at
-WHERE (p.title, p.category, p.brand, p.description, p.price, p.rating, p.source)
+    url = EXCLUDED.url, source = EXCLUDED.source, updated_at = EXCLUDED.updated_at
+WHERE (p.title, p.category, p.brand, p.description, p.price, p.rating, p.url, p.source)
     IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.category, EXCLUDED.brand, EXCLUDED.description,
-                      EXCLUDED.price, EXCLUDED.rating, EXCLUDED.source)
+                      EXCLUDED.price, EXCLUDED.rating, EXCLUDED.url, EXCLUDED.source)
 RETURNING p.id, (p.xmax = 0) AS inserted
 """
 
@@ -128,8 +130,8 @@ def _postgres_copy_new(cursor, items: Sequence[GeneratedProduct], source: str) -
     now = timezone.now()
     raw = cursor.cursor
     with raw.copy(
-        "COPY products_product (id, sku, title, category, brand, description, price, rating, source, "
-        "created_at, updated_at) FROM STDIN (FORMAT BINARY)"
+        "COPY products_product (id, sku, title, category, brand, description, price, rating, url, "
+        "source, created_at, updated_at) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(_PRODUCT_COPY_TYPES)
         for product_id, item in zip(ids, items, strict=True):
@@ -143,6 +145,7 @@ def _postgres_copy_new(cursor, items: Sequence[GeneratedProduct], source: str) -
                     item.description,
                     item.price,
                     item.rating,
+                    item.url,
                     source,
                     now,
                     now,
@@ -167,12 +170,16 @@ def _postgres_merge(cursor, items: Sequence[GeneratedProduct], source: str) -> C
     cursor.execute(_STAGING_DDL)
     raw = cursor.cursor
     with raw.copy(
-        "COPY products_staging_product (sku, title, category, brand, description, price, rating) FROM STDIN"
+        "COPY products_staging_product (sku, title, category, brand, description, price, rating, url) "
+        "FROM STDIN"
     ) as copy:
         for item in items:
             copy.write_row(
-                (item.sku, item.title, item.category, item.brand, item.description, item.price, item.rating)
-            )
+                (
+                    item.sku, item.title, item.category, item.brand, item.description, item.price,
+                    item.rating, item.url,
+                )
+            )  # fmt: skip
     with raw.copy("COPY products_staging_creative (sku, tone, headline, body, cta) FROM STDIN") as copy:
         for item in items:
             for creative in item.creatives:

@@ -25,6 +25,7 @@ CATALOG_HEADER = [
     "description",
     "price",
     "rating",
+    "url",
     "tone",
     "headline",
     "body",

@@ -130,8 +130,9 @@ def test_an_unreadable_file_is_shown_on_the_form_and_not_kept(operator_client):
 
     assert response.status_code == 200
     assert response.context["form"].errors["file"] == [
-        "shop.csv is missing required columns: category, brand, description, price, rating. The header needs "
-        "sku, title, category, brand, description, price, rating; tone, headline, body, cta are optional."
+        "shop.csv is missing required columns: category, brand, description, price, rating. The header "
+        "needs sku, title, category, brand, description, price, rating; url, tone, headline, body, cta are "
+        "optional."
     ]
     assert pending_uploads(operator_client) == {}
 
@@ -176,12 +177,12 @@ def test_export_selected_is_the_import_format(operator_client):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="catalog-selected-')
     lines = streamed(response).decode().splitlines()
-    assert lines[0] == "sku,title,category,brand,description,price,rating,tone,headline,body,cta"
+    assert lines[0] == "sku,title,category,brand,description,price,rating,url,tone,headline,body,cta"
     assert [line.split(",")[0] for line in lines[1:]] == ["EX-1"] * 4 + ["EX-2"]
     assert lines[-1].startswith("EX-2,Northwind Trail 2-Person Tent No. ")
     assert lines[-1].endswith(
         ",Outdoor,Northwind Trail,Northwind Trail builds this tent from ripstop nylon with room "
-        "for 2 people.,249.99,4.5,,,,"
+        "for 2 people.,249.99,4.5,,,,,"
     )
 
 
@@ -300,6 +301,61 @@ def test_product_change_page_shows_the_creatives_inline(operator_client):
     assert b"Reference creatives" in response.content
     assert b'value="Meet the Northwind Trail tent (bold)"' in response.content
     assert b'value="Meet the Northwind Trail tent (luxury)"' in response.content
+
+
+SHOP_URL = "https://shop.example.com/p/inl-1"
+
+
+def test_product_change_page_shows_and_edits_the_shop_url(operator_client):
+    product = ProductFactory(sku="INL-1", url=SHOP_URL, creatives=[])
+    change_url = f"/admin/products/product/{product.pk}/change/"
+
+    page = operator_client.get(change_url)
+    form = {
+        "sku": "INL-1", "title": product.title, "category": product.category, "brand": product.brand,
+        "description": product.description, "price": "249.99", "rating": "4.5", "source": product.source,
+        "reference_creatives-TOTAL_FORMS": "0", "reference_creatives-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    refused = operator_client.post(change_url, {**form, "url": "javascript:alert(1)"})
+    saved = operator_client.post(change_url, {**form, "url": "https://example.org/tent"})
+
+    assert f'name="url" value="{SHOP_URL}"' in page.content.decode()
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["url"] == [
+        "Enter an http:// or https:// address of the product's page."
+    ]
+    assert saved.status_code == 302
+    assert Product.objects.get(pk=product.pk).url == "https://example.org/tent"
+
+
+def test_export_writes_the_url_column_and_quotes_a_formula_in_it(operator_client):
+    ProductFactory(sku="U-1", url=SHOP_URL, creatives=[])
+    ProductFactory(sku="U-2", creatives=[])
+    # Every write path refuses this; a row written around them must still never reach a spreadsheet raw.
+    ProductFactory(sku="U-3", url='=HYPERLINK("http://evil","click")', creatives=[])
+
+    rows = list(
+        csv.DictReader(io.StringIO(streamed(operator_client.get("/admin/products/product/export/")).decode()))
+    )
+
+    assert [(row["sku"], row["url"]) for row in rows] == [
+        ("U-1", SHOP_URL),
+        ("U-2", ""),
+        ("U-3", '\'=HYPERLINK("http://evil","click")'),
+    ]
+
+
+def test_admin_import_preview_lists_a_bad_url_by_line_and_stores_the_good_urls(operator_client):
+    content = catalog_csv([catalog_row("AU-1", url=SHOP_URL), catalog_row("AU-2", url="javascript:alert(1)")])
+
+    preview = operator_client.post(IMPORT_URL, {"file": upload("shop.csv", content)})
+    token = preview.context["confirm_form"].initial["token"]
+    operator_client.post(CONFIRM_URL, {"token": token})
+
+    assert [str(issue) for issue in preview.context["report"].errors] == [
+        "line 3, url: url must start with http:// or https://; got 'javascript:alert(1)'."
+    ]
+    assert list(Product.objects.values_list("sku", "url")) == [("AU-1", SHOP_URL)]
 
 
 # --------------------------------------------------------------------------------------------

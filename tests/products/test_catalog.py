@@ -17,7 +17,7 @@ from products.services import (
     products_store_generated,
     writers_postgres,
 )
-from products.services.writers import CatalogWriteResult
+from products.services.writers import CatalogWriteResult, orm_write_chunk
 from tests.factories.products import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def dump_catalog() -> list[tuple]:
     """Every stored product and creative, without ids and timestamps (what differs between databases)."""
     products = [
-        (p.sku, p.title, p.category, p.brand, p.description, str(p.price), str(p.rating), p.source)
+        (p.sku, p.title, p.category, p.brand, p.description, str(p.price), str(p.rating), p.url, p.source)
         for p in Product.objects.order_by("sku")
     ]
     creatives = list(
@@ -40,7 +40,7 @@ def dump_catalog() -> list[tuple]:
 def expected_catalog(count: int, seed: int) -> list[tuple]:
     generated = sorted(generate_catalog(count, seed), key=lambda product: product.sku)
     products = [
-        (p.sku, p.title, p.category, p.brand, p.description, str(p.price), str(p.rating), "generated")
+        (p.sku, p.title, p.category, p.brand, p.description, str(p.price), str(p.rating), p.url, "generated")
         for p in generated
     ]
     creatives = [
@@ -78,13 +78,14 @@ def test_rerun_with_the_same_seed_updates_nothing_and_never_duplicates():
 
 def test_rerun_restores_edited_products_and_creatives():
     product_bulk_upsert_generated(count=10, seed=5)
-    first, second = Product.objects.order_by("sku")[:2]
+    first, second, third = Product.objects.order_by("sku")[:3]
     Product.objects.filter(pk=first.pk).update(title="Edited by hand", source=Product.Source.IMPORTED)
     ReferenceCreative.objects.filter(product=second, tone="bold").update(headline="Edited headline")
+    Product.objects.filter(pk=third.pk).update(url="https://example.org/moved")
 
     result = product_bulk_upsert_generated(count=10, seed=5)
 
-    assert result == CatalogWriteResult(created=0, updated=2, unchanged=8)
+    assert result == CatalogWriteResult(created=0, updated=3, unchanged=7)
     assert dump_catalog() == expected_catalog(10, 5)
 
 
@@ -244,3 +245,28 @@ def test_a_failing_connection_stops_the_parallel_write_and_raises(on_postgres, m
     assert stored % 5 == 0 and stored < 100  # whole chunks only, and the feeding stopped
     assert ReferenceCreative.objects.count() == stored * len(TONES)
     assert threading.active_count() == threads_before
+
+
+def test_the_orm_writer_used_on_sqlite_stores_and_restores_the_shop_url():
+    """Generation on SQLite goes through the ORM writer; the same rows as the PostgreSQL writers."""
+    products = generate_catalog(6, seed=14)
+    first = orm_write_chunk(products, Product.Source.GENERATED)
+    Product.objects.filter(sku=products[0].sku).update(url="")
+
+    again = orm_write_chunk(products, Product.Source.GENERATED)
+
+    assert first == CatalogWriteResult(created=6, updated=0, unchanged=0)
+    assert again == CatalogWriteResult(created=0, updated=1, unchanged=5)
+    assert dump_catalog() == expected_catalog(6, 14)
+    assert (
+        Product.objects.get(sku=products[0].sku).url
+        == f"https://shop.example.com/p/{products[0].sku.lower()}"
+    )
+
+
+def test_every_stored_generated_url_passes_the_models_own_validation():
+    product_bulk_upsert_generated(count=30, seed=15)
+
+    for product in Product.objects.all():
+        product.full_clean()
+        assert product.url.startswith("https://shop.example.com/p/")

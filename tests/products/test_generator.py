@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -24,6 +25,7 @@ from products.generator import (
     CATEGORY_PRICE_RANGES,
     CTA_MAX_CHARS,
     HEADLINE_MAX_CHARS,
+    SHOP_URL_PREFIX,
     TONES,
     VOCABULARY,
     GeneratedProduct,
@@ -31,6 +33,7 @@ from products.generator import (
     generate_catalog,
     iter_catalog,
     product_source_text,
+    shop_url,
 )
 from training.ml.metrics import FactChecker  # the one fact checker (tests may import any layer)
 
@@ -213,6 +216,49 @@ def test_as_record_gives_the_api_fields() -> None:
         "price": str(product.price),
         "rating": float(product.rating),
     }
+
+
+def test_every_product_links_to_its_own_page_on_the_example_shop(catalog_10k: list[GeneratedProduct]) -> None:
+    urls = [product.url for product in catalog_10k]
+
+    assert len(set(urls)) == len(urls)
+    for product in catalog_10k:
+        assert product.url == shop_url(product.sku)  # the generator's shortcut gives the same URL
+        assert product.url == f"https://shop.example.com/p/{product.sku.lower()}"
+        assert re.fullmatch(r"https://shop\.example\.com/p/[a-z0-9-]{1,30}", product.url)
+    assert generate_catalog(1, seed=2024)[0].url == "https://shop.example.com/p/" + catalog_10k[0].sku.lower()
+
+
+def test_urls_are_deterministic_and_follow_the_sku_whatever_the_chunking() -> None:
+    whole = [product.url for product in generate_catalog(600, seed=21)]
+
+    assert whole == [product.url for product in generate_catalog(600, seed=21)]
+    assert whole[250:260] == [product.url for product in iter_catalog(10, seed=21, start=250)]
+    assert set(whole).isdisjoint(product.url for product in generate_catalog(600, seed=22))
+
+
+@pytest.mark.parametrize(
+    "sku",
+    [
+        "OUTD/7/000001",
+        "Tent 2P #3 ?size=L&colour=red 100%",
+        "東京/👟 №1",
+        ".",
+        "..",
+        "a/../b",
+        "~2F",
+        "=HYPERLINK(1)",
+    ],
+)
+def test_shop_url_makes_any_sku_one_safe_path_segment(sku: str) -> None:
+    url = shop_url(sku)
+    parts = urlsplit(url)
+
+    assert url.startswith(SHOP_URL_PREFIX)
+    assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("https", "shop.example.com", "", "")
+    assert re.fullmatch(r"[A-Za-z0-9%._~-]+", url.removeprefix(SHOP_URL_PREFIX))
+    assert parts.path.count("/") == 2 and parts.path.removeprefix("/p/") not in (".", "..")
+    assert unquote(url.removeprefix(SHOP_URL_PREFIX)) == sku.lower()
 
 
 # ------------------------------------------------------------------------------ faithful copy

@@ -346,12 +346,12 @@ def test_identical_repeated_row_is_accepted_once():
 
 
 def test_csv_row_with_too_many_values():
-    content = catalog_csv([catalog_row("OK")]) + b"X-1,t,c,b,d,1.00,4,bold,h,b,c,EXTRA\n"
+    content = catalog_csv([catalog_row("OK")]) + b"X-1,t,c,b,d,1.00,4,,bold,h,b,c,EXTRA\n"
 
     report = run_import(content)
 
     assert report.errors == [
-        ImportIssue(line=3, field=None, message="Row has 12 values but the header has 11 columns.")
+        ImportIssue(line=3, field=None, message="Row has 13 values but the header has 12 columns.")
     ]
     assert list(Product.objects.values_list("sku", flat=True)) == ["OK"]
 
@@ -441,7 +441,7 @@ def test_missing_required_columns_are_listed():
 
     assert raised.value.message == (
         "catalog.csv is missing required columns: brand, price. The header needs sku, title, category, "
-        "brand, description, price, rating; tone, headline, body, cta are optional."
+        "brand, description, price, rating; url, tone, headline, body, cta are optional."
     )
     assert raised.value.field == "file"
     assert Product.objects.count() == 0
@@ -532,3 +532,122 @@ def test_a_database_failure_stores_nothing(monkeypatch):
         run_import(catalog_csv([catalog_row("A-1"), catalog_row("A-2")]))
 
     assert Product.objects.count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The optional url column: the product's page on the shop
+# --------------------------------------------------------------------------------------------
+
+SHOP_URL = "https://shop.example.com/p/copper-hearth-skillet?colour=black#reviews"
+
+
+def test_csv_and_json_imports_store_the_url_of_each_product():
+    csv_report = run_import(
+        catalog_csv(
+            [
+                catalog_row("URL-A", url=SHOP_URL),
+                catalog_row("URL-A", url=SHOP_URL, tone="luxury"),
+                catalog_row("URL-B", url="  http://example.org/b  "),
+                catalog_row("URL-C", url=""),
+            ]
+        )
+    )
+    json_report = run_import(
+        catalog_json({"products": [catalog_row("URL-J", url="https://shop.example.com/p/%E6%9D%B1")]}),
+        "catalog.json",
+    )
+
+    assert (csv_report.errors, csv_report.created, json_report.errors, json_report.created) == ([], 3, [], 1)
+    assert dict(Product.objects.values_list("sku", "url")) == {
+        "URL-A": SHOP_URL,
+        "URL-B": "http://example.org/b",
+        "URL-C": "",
+        "URL-J": "https://shop.example.com/p/%E6%9D%B1",
+    }
+
+
+def test_a_file_without_the_url_column_keeps_stored_urls_and_an_empty_cell_clears_one():
+    ProductFactory(sku="KEEP-1", url=SHOP_URL)
+    ProductFactory(sku="CLEAR-1", url=SHOP_URL)
+    header_without_url = [name for name in CATALOG_HEADER if name != "url"]
+
+    kept = run_import(catalog_csv([catalog_row("KEEP-1", title="New title")], header=header_without_url))
+    kept_json = run_import(catalog_json([catalog_row("KEEP-1", title="New title")]), "catalog.json")
+    cleared = run_import(catalog_csv([catalog_row("CLEAR-1", url="")]))
+
+    assert (kept.errors, kept.updated, kept_json.unchanged) == ([], 1, 1)
+    assert (cleared.errors, cleared.updated) == ([], 1)
+    assert Product.objects.get(sku="KEEP-1").url == SHOP_URL
+    assert Product.objects.get(sku="KEEP-1").title == "New title"
+    assert Product.objects.get(sku="CLEAR-1").url == ""
+
+
+BAD_URLS = [
+    ("javascript:alert(1)", "url must start with http:// or https://; got 'javascript:alert(1)'."),
+    ("JavaScript://%0Aalert(1)", "url must start with http:// or https://; got 'JavaScript://%0Aalert(1)'."),
+    ("data:text/html,<b>hi</b>", "url must start with http:// or https://; got 'data:text/html,<b>hi</b>'."),
+    (
+        "ftp://shop.example.com/p/1",
+        "url must start with http:// or https://; got 'ftp://shop.example.com/p/1'.",
+    ),
+    ("file:///etc/passwd", "url must start with http:// or https://; got 'file:///etc/passwd'."),
+    ("shop.example.com/p/1", "url must start with http:// or https://; got 'shop.example.com/p/1'."),
+    ("https://shop.example.com/p/red tent", "url contains a space at position 31; write it as %20."),
+    ("https://", "url 'https://' is not a web address like https://shop.example.com/p/sku-1."),
+    ("http://no_host", "url 'http://no_host' is not a web address like https://shop.example.com/p/sku-1."),
+    (
+        "https://shop.example.com/p/" + "x" * 474,
+        "url is 501 characters long; the limit is 500.",
+    ),
+    (
+        "https://shop.example.com/\x1b[31m",
+        "url contains a control character U+001B (ESC) at position 26; remove it.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS, ids=[case[0][:30] for case in BAD_URLS])
+def test_a_bad_url_rejects_only_its_row_naming_line_field_and_limit(url, message):
+    content = catalog_csv(
+        [catalog_row("GOOD-1", url=SHOP_URL), catalog_row("BAD-1", url=url), catalog_row("GOOD-2")]
+    )
+
+    report = run_import(content)
+
+    assert report.errors == [ImportIssue(line=3, field="url", message=message)]
+    assert str(report.errors[0]) == f"line 3, url: {message}"
+    assert (report.rows, report.rejected_rows, report.created) == (3, 1, 2)
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["GOOD-1", "GOOD-2"]
+
+
+def test_a_bad_url_in_json_names_the_item_and_its_sku():
+    products = [catalog_row("J-1", url=SHOP_URL), catalog_row("J-2", url="javascript:alert(1)")]
+
+    report = run_import(json.dumps(products).encode(), "catalog.json")
+
+    assert [str(issue) for issue in report.errors] == [
+        "line 1, item 2 (sku 'J-2'), url: url must start with http:// or https://; got 'javascript:alert(1)'."
+    ]
+    assert list(Product.objects.values_list("sku", "url")) == [("J-1", SHOP_URL)]
+
+
+def test_one_sku_with_two_urls_is_rejected_as_different_product_data():
+    report = run_import(
+        catalog_csv([catalog_row("TWO-1", url=SHOP_URL), catalog_row("TWO-1", url="https://example.org/x")])
+    )
+
+    assert [str(issue) for issue in report.errors] == [
+        "line 3, sku: sku 'TWO-1' is on line 2 with different product data (url); one sku is one product."
+    ]
+    assert Product.objects.get(sku="TWO-1").url == SHOP_URL
+
+
+def test_export_then_import_keeps_the_url():
+    ProductFactory(sku="RT-URL", url=SHOP_URL)
+    exported = "".join(catalog_csv_lines(products=Product.objects.all())).encode()
+    Product.objects.all().delete()
+
+    report = run_import(exported, "export.csv")
+
+    assert (report.errors, report.created) == ([], 1)
+    assert Product.objects.get(sku="RT-URL").url == SHOP_URL
