@@ -41,6 +41,15 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
+def _product_url_field() -> serializers.CharField:
+    """`url` as every product answer has it: a string, since "" (no known page) is not a URI."""
+    return serializers.CharField(
+        allow_blank=True,
+        help_text="The product's page on the shop (http or https, at most 500 characters); "
+        '"" when unknown. Generated products: https://shop.example.com/p/<sku in lower case>.',
+    )
+
+
 def _whole_number_field(*, low: int, high: int, **kwargs) -> serializers.IntegerField:
     """An integer field whose every error names the allowed range: "Must be a whole number from 1 to 10000."
     (DRF's own messages for "abc", 1.5 or true name no range.)"""
@@ -63,6 +72,7 @@ RECORD_EXAMPLE = {
     ),
     "price": "249.99",
     "rating": 4.6,
+    "url": "https://shop.example.com/p/outd-7-000001",
     "timestamp": "2026-11-26T12:00:00Z",
 }
 
@@ -77,6 +87,7 @@ class GeneratedRecordSerializer(serializers.Serializer):
     description = serializers.CharField()
     price = serializers.CharField(help_text='Decimal as a string, e.g. "19.99".')
     rating = serializers.FloatField()
+    url = _product_url_field()
     timestamp = serializers.DateTimeField(help_text="When the answer was generated (metadata.generated_at).")
 
 
@@ -228,6 +239,7 @@ class ProductListApi(APIView):
         description = serializers.CharField()
         price = serializers.DecimalField(max_digits=10, decimal_places=2)
         rating = serializers.FloatField()
+        url = _product_url_field()
         source = serializers.CharField()
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()

@@ -83,6 +83,7 @@ class GeneratedProduct:
             "description": self.description,
             "price": str(self.price),
             "rating": float(self.rating),
+            "url": self.url,
         }
 
 

@@ -74,6 +74,7 @@ def test_generate_returns_the_generators_records_and_stores_nothing(marketer_cli
         "description",
         "price",
         "rating",
+        "url",
         "timestamp",
     ]
     assert Product.objects.count() == 0
@@ -234,7 +235,7 @@ def test_list_filters_searches_and_paginates(marketer_client):
     assert (page["count"], [product["sku"] for product in page["results"]]) == (4, ["G-1"])
     first = marketer_client.get("/api/v1/products", {"page_size": 1}).json()["results"][0]
     assert set(first) == {
-        "sku", "title", "category", "brand", "description", "price", "rating", "source",
+        "sku", "title", "category", "brand", "description", "price", "rating", "url", "source",
         "created_at", "updated_at",
     }  # fmt: skip
 
@@ -277,3 +278,42 @@ def test_the_schema_documents_the_catalog_endpoints(operator_client):
     assert {"/api/v1/products", "/api/v1/products/generate", "/api/v1/products/{sku}"} <= set(paths)
     generate = paths["/api/v1/products/generate"]["post"]
     assert set(generate["responses"]) >= {"200", "201", "400", "401", "403", "413", "429"}
+
+
+# --------------------------------------------------------------------------------------------
+# url: the product's page on the shop, in every product answer
+# --------------------------------------------------------------------------------------------
+
+
+def test_generated_urls_round_trip_from_generate_through_persist_to_list_and_detail(operator_client):
+    generated = operator_client.post(GENERATE_URL, {"count": 3, "seed": 17, "persist": True}, format="json")
+    records = {record["sku"]: record["url"] for record in generated.json()["records"]}
+
+    listed = operator_client.get("/api/v1/products", {"source": "generated"}).json()["results"]
+    details = {sku: operator_client.get(f"/api/v1/products/{sku}").json()["url"] for sku in records}
+
+    assert generated.status_code == 201
+    assert records == {sku: f"https://shop.example.com/p/{sku.lower()}" for sku in records}
+    assert {product["sku"]: product["url"] for product in listed} == records
+    assert details == records
+    assert dict(Product.objects.values_list("sku", "url")) == records
+
+
+def test_an_imported_url_is_answered_as_stored_and_a_product_without_one_answers_empty(marketer_client):
+    ProductFactory(sku="SHOP/1", url="https://shop.example.com/p/shop%2F1?ref=api", creatives=[])
+    ProductFactory(sku="SHOP-2", creatives=[])
+
+    first = marketer_client.get("/api/v1/products/SHOP/1").json()
+    second = marketer_client.get("/api/v1/products/SHOP-2").json()
+
+    assert first["url"] == "https://shop.example.com/p/shop%2F1?ref=api"
+    assert second["url"] == ""
+
+
+def test_the_schema_documents_url_on_every_product_answer(operator_client):
+    schema = operator_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+
+    for name in ("GeneratedRecord", "ProductListOutput", "ProductDetailOutput"):
+        assert components[name]["properties"]["url"]["type"] == "string", name
+        assert "url" in components[name]["required"], name

@@ -215,6 +215,7 @@ def test_as_record_gives_the_api_fields() -> None:
         "description": product.description,
         "price": str(product.price),
         "rating": float(product.rating),
+        "url": product.url,
     }
 
 
