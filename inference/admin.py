@@ -6,7 +6,7 @@ Drift reports have their own admin in creativeops.monitoring (charts of the PSI 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from creativeops.core.admin import ReadOnlyAdminMixin
 from inference.models import Creative, CreativeRefresh, PredictionLog
@@ -35,14 +35,48 @@ class CreativeRefreshAdmin(ReadOnlyAdmin):
         )
 
 
+class LintListFilter(admin.SimpleListFilter):
+    title = "ad-policy lint"
+    parameter_name = "lint"
+
+    def lookups(self, request, model_admin):
+        return [("findings", "With findings"), ("clean", "Clean")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "findings":
+            return queryset.exclude(lint=[])
+        if self.value() == "clean":
+            return queryset.filter(lint=[])
+        return queryset
+
+
 @admin.register(Creative)
 class CreativeAdmin(ReadOnlyAdmin):
-    list_display = ["headline", "product", "tone", "model_version", "source", "created_at"]
-    list_filter = ["tone", "source", "model_version__status"]
+    list_display = ["headline", "product", "tone", "model_version", "source", "lint_count", "created_at"]
+    list_filter = ["tone", "source", "model_version__status", LintListFilter]
     list_select_related = ["product", "model_version"]
     search_fields = ["headline", "product__sku", "product__title"]
     raw_id_fields = ["product", "model_version"]
     date_hierarchy = "created_at"
+    readonly_fields = ["lint_findings"]
+
+    @admin.display(description="Lint")
+    def lint_count(self, creative: Creative) -> str:
+        """The number of findings, their messages on hover."""
+        if not creative.lint:
+            return "—"
+        messages = "\n".join(finding["message"] for finding in creative.lint)
+        return format_html('<span title="{}">{}</span>', messages, len(creative.lint))
+
+    @admin.display(description="Ad-policy findings")
+    def lint_findings(self, creative: Creative) -> str:
+        if not creative.lint:
+            return "None: nothing here that ad platforms reject."
+        return format_html_join(
+            "\n",
+            "<p><code>{}</code> in {}: {}</p>",
+            ((finding["code"], finding["field"], finding["message"]) for finding in creative.lint),
+        )
 
 
 @admin.register(PredictionLog)

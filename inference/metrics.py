@@ -17,12 +17,14 @@ Two kinds of metrics live here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from django.conf import settings
 from django.db.models import Count, Min
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from training.ml.policy_lint import CODES as LINT_CODES
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,15 @@ MODEL_LOADED_VERSION = Gauge(
     multiprocess_mode="liveall",
 )
 
+LINT_FINDINGS = Counter(
+    "creativeops_creative_lint_findings_total",
+    "Ad-policy findings in the creatives stored, by rule (superlative, all_caps, repeated_punctuation, "
+    "click_here, foreign_number).",
+    ["code"],
+)
+for _code in LINT_CODES:  # every rule has a series from the start, so a rate over it is never empty
+    LINT_FINDINGS.labels(code=_code)
+
 
 def prediction_observe(*, model_version: int, endpoint: str, items: int, seconds: float) -> None:
     PREDICTIONS.labels(model_version=str(model_version), endpoint=endpoint).inc(items)
@@ -78,6 +89,11 @@ def batch_observe(*, rows: int, queue_waits: list[float]) -> None:
     BATCH_ROWS.observe(rows)
     for seconds in queue_waits:
         BATCH_QUEUE_WAIT.observe(seconds)
+
+
+def lint_findings_observe(found: Mapping[str, int]) -> None:
+    for code, count in found.items():
+        LINT_FINDINGS.labels(code=code).inc(count)
 
 
 def model_load_observe(*, succeeded: bool) -> None:

@@ -39,6 +39,16 @@ class Creative(models.Model):
         ),
     )
 
+    lint = models.JSONField(
+        default=list,
+        db_default=[],  # rows written by SQL (bulk copies, the page benchmark) have no findings either
+        blank=True,
+        help_text=(
+            "What ad platforms would reject in this copy: findings {code, field, text, message} of "
+            "`training.ml.policy_lint`, written by `creatives_store`."
+        ),
+    )
+
     objects = CreativeQuerySet.as_manager()
 
     class Meta:

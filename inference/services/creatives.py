@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from inference.models import Creative
+from inference.services.lint import creatives_lint
 from products.models import Product
 
 Key = tuple[int, int, str]
@@ -27,11 +28,14 @@ def creatives_store(*, rows: list[Creative], source: str) -> list[Creative]:
     * A refresh row becomes current only where its key has no current row: a marketer's regenerated
       copy wins over the refresh even when the refresh, still running after a promotion, reaches that
       product later. A refresh row already written for its key (a redelivered task) is dropped.
+
+    Every row gets its ad-policy findings (`lint`) here, the one place creatives are written.
     """
     if not rows:
         return []
     for row in rows:
         row.source = source
+    creatives_lint(rows=rows)
     with transaction.atomic():
         current = _lock_current_keys(rows)
         if source == Creative.Source.REFRESH:
