@@ -25,6 +25,7 @@ from inference.serializers import (
     PREDICT_REQUEST_SCHEMA,
     BatchPredictInputSerializer,
     BatchPredictOutputSerializer,
+    ChannelListOutputSerializer,
     ErrorSerializer,
     PredictInputSerializer,
     PredictItemSerializer,
@@ -393,3 +394,19 @@ class ModelInfoApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(selectors.model_info())
+
+
+class ChannelListApi(APIView):
+    @extend_schema(
+        operation_id="channel_list",
+        summary="The channels a creative can be written for, with their limits",
+        description=(
+            "Each channel's fields with the most characters a value may have (a double-width character "
+            "counts two where `wide_characters_count_double`), how many values one ad takes (a Google "
+            "responsive search ad: 3–15 headlines, 2–4 descriptions) and, for Meta's call to action, "
+            "the buttons it accepts. Defined once in `training.ml.channels`."
+        ),
+        responses={200: ChannelListOutputSerializer, 401: COMMON_ERRORS[401]},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ChannelListOutputSerializer(selectors.channel_list()).data)

@@ -11,6 +11,12 @@ from inference.model_manager import ModelManager
 from inference.services import generation_limits
 from products.models import Product, Tone
 from registry.selectors import production_version
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL
+
+
+def channel_list() -> dict:
+    """The channel registry as the API shows it: every channel's fields with their limits."""
+    return {"default": DEFAULT_CHANNEL, "channels": [channel.describe() for channel in CHANNELS.values()]}
 
 
 def products_by_sku(skus: Iterable[str]) -> dict[str, Product]:

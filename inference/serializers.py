@@ -375,3 +375,44 @@ class ErrorBodySerializer(serializers.Serializer):
 @extend_schema_serializer(component_name="InferenceError")
 class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
+
+
+# --- the channel registry (training.ml.channels), as GET /api/v1/channels shows it -------------
+
+
+@extend_schema_serializer(component_name="ChannelField")
+class ChannelFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The field's key (`headline`, `description`, `cta`, …).")
+    label = serializers.CharField()
+    max_width = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "Most characters one value may have, counted as the channel counts them (see "
+            "`wide_characters_count_double`); null: no limit."
+        ),
+    )
+    min_count = serializers.IntegerField(help_text="Fewest values of this field one ad takes.")
+    max_count = serializers.IntegerField(help_text="Most values of this field one ad takes.")
+    choices = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The only values the platform accepts (Meta's call-to-action buttons); empty: free text.",
+    )
+
+
+@extend_schema_serializer(component_name="Channel")
+class ChannelSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What to send as `channel`.")
+    label = serializers.CharField()
+    wide_characters_count_double = serializers.BooleanField(
+        help_text=(
+            "True where the platform counts a double-width character (Chinese, Japanese, Korean, "
+            "full-width forms) as two."
+        )
+    )
+    fields = ChannelFieldSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="Channels")
+class ChannelListOutputSerializer(serializers.Serializer):
+    default = serializers.CharField(help_text="The channel of a request that names none.")
+    channels = ChannelSerializer(many=True)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("predict", apis.PredictApi.as_view(), name="predict"),
     path("batch_predict", apis.BatchPredictApi.as_view(), name="batch_predict"),
     path("info", apis.ModelInfoApi.as_view(), name="info"),
+    path("channels", apis.ChannelListApi.as_view(), name="channels"),
 ]

@@ -18,7 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-SERVING_PATHS = "^/api/v1/(predict|batch_predict|info)$"
+SERVING_PATHS = "^/api/v1/(predict|batch_predict|info|channels)$"
 EVERY_CHECK = (
     not_a_server_error,
     status_code_conformance,
@@ -63,7 +63,7 @@ def test_schema_generates_without_warnings(tmp_path):
 
     assert "Warning" not in errors.getvalue()
     text = output.read_text()
-    for path in ("/api/v1/predict:", "/api/v1/batch_predict:", "/api/v1/info:"):
+    for path in ("/api/v1/predict:", "/api/v1/batch_predict:", "/api/v1/info:", "/api/v1/channels:"):
         assert path in text
 
 
