@@ -182,6 +182,7 @@ def version_comparison(version: ModelVersion) -> dict:
 OOD_COMPARISON_METRICS = (
     "foreign_brand_rate",
     "own_fact_rate",
+    "own_noun_rate",
     "number_fidelity",
     "foreign_noun_rate",
     "distinct_2",

@@ -115,13 +115,22 @@ def evaluate_generator(
     }
 
 
-OOD_METRICS = ("foreign_brand_rate", "own_fact_rate", "number_fidelity", "foreign_noun_rate", "distinct_2")
+OOD_METRICS = (
+    "foreign_brand_rate",
+    "own_fact_rate",
+    "own_noun_rate",
+    "number_fidelity",
+    "foreign_noun_rate",
+    "distinct_2",
+)
 """What the out-of-distribution set is scored on (it has no reference copy, so no ROUGE-L):
 
 * foreign_brand_rate: share of creatives naming a known brand (the generator's, the catalog's or
   the set's own) that is neither the product's brand nor named by its input; the gate rejects a
   candidate above 0;
 * own_fact_rate: share naming the product's own brand or its product noun (the set's `noun`);
+* own_noun_rate: share naming the product's own noun (or its plural): the brand is written from a
+  slot, the noun only if the model copies it from the title, so this is the copying figure;
 * number_fidelity: share stating no number its input does not have;
 * foreign_noun_rate: share naming a known product noun of the synthetic catalog that the input
   does not mention;
@@ -176,7 +185,7 @@ def evaluate_out_of_distribution(
             max_new_tokens=generator.default_max_new_tokens,
         )
         creatives += [variants[0] for variants in results]
-    counts = dict.fromkeys(("foreign_brand", "own_fact", "number", "foreign_noun"), 0)
+    counts = dict.fromkeys(("foreign_brand", "own_fact", "own_noun", "number", "foreign_noun"), 0)
     examples = []
     for row, creative in zip(rows, creatives, strict=True):
         item, text = product_item(row), creative_text(creative)
@@ -184,6 +193,7 @@ def evaluate_out_of_distribution(
         foreign = checker.foreign_brands(text, source, item["brand"])
         counts["foreign_brand"] += bool(foreign)
         counts["own_fact"] += checker.names_own_fact(text, item["brand"], noun)
+        counts["own_noun"] += checker.names_own_fact(text, None, noun)
         counts["number"] += not checker.foreign_numbers(text, source)
         counts["foreign_noun"] += bool(checker.foreign_nouns(text, source, noun))
         if foreign and len(examples) < 5:
@@ -192,6 +202,7 @@ def evaluate_out_of_distribution(
     return {
         "foreign_brand_rate": counts["foreign_brand"] / total,
         "own_fact_rate": counts["own_fact"] / total,
+        "own_noun_rate": counts["own_noun"] / total,
         "number_fidelity": counts["number"] / total,
         "foreign_noun_rate": counts["foreign_noun"] / total,
         "distinct_2": distinct_n([creative_text(creative) for creative in creatives], 2),
