@@ -42,9 +42,6 @@ class TrainingConfig:
     # An epoch is then a cheap pass over every product, so validation and early stopping come
     # often, and over the epochs every tone of every product is still seen.
     tones_per_product: int | None = 1
-    # Share of training products whose catalog noun is swapped for a made-up one in input and
-    # reference alike (augment.py), so the model copies a product's noun instead of recalling one.
-    noun_swap_share: float = 0.5
     # sequences
     max_source_tokens: int = 96
     max_target_tokens: int = 64
@@ -90,8 +87,6 @@ class TrainingConfig:
             raise ValueError(f"TrainingConfig.learning_rate must be positive, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"TrainingConfig.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not 0 <= self.noun_swap_share <= 1:
-            raise ValueError(f"TrainingConfig.noun_swap_share must be in [0, 1], got {self.noun_swap_share}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.precision not in ("auto", "fp32", "bf16"):

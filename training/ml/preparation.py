@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from training.ml.augment import swap_product_nouns
 from training.ml.config import TrainingConfig
 from training.ml.data import (
     EncodedRows,
@@ -70,22 +69,14 @@ def torch_threads(count: int | None) -> Iterator[int]:
         torch.set_num_threads(previous)
 
 
-def prepare_training(
-    frame: pd.DataFrame, config: TrainingConfig, known_nouns: Iterable[str] | None = None
-) -> PreparedTraining:
-    """Checked rows, tokenizer (trained on the train split, or the pretrained one), model, encoded splits.
-
-    With `known_nouns` (the catalog's product nouns), `config.noun_swap_share` of the training
-    products have their noun swapped for a made-up one (augment.py); validation and test rows are
-    never changed, so every metric is measured on the catalog as it is.
-    """
+def prepare_training(frame: pd.DataFrame, config: TrainingConfig) -> PreparedTraining:
+    """Checked rows, tokenizer (trained on the train split, or the pretrained one), model, encoded splits."""
     config.validate()
     set_seed(config.seed)
     rows = prepare_frame(frame)
     train_rows = split_rows(rows, "train")
     if not train_rows:
         raise ValueError("dataset has no training rows with a creative")
-    train_rows = swap_product_nouns(train_rows, known_nouns or (), config.noun_swap_share, config.seed)
     if config.pretrained_path and has_tokenizer(config.pretrained_path):
         tokenizer = load_pretrained_tokenizer(config.pretrained_path)
     else:

@@ -202,7 +202,7 @@ def train_model(
     started = time.perf_counter()
     ensure_free(output_dir)  # fail before training, not after it
     with torch_threads(config.num_threads) as threads:
-        prepared = prepare_training(frame, config, known_nouns)
+        prepared = prepare_training(frame, config)
         fit = fit_model(prepared, config, progress_callback)
         count = parameter_count(prepared.model)
         best = fit.history[fit.best_epoch - 1]
