@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from registry.models import ModelVersion, RegistryEvent
+from training.ml.metrics import OOD_METRICS
 
 CACHE_KEY_PREFIX = "registry:production"
 
@@ -179,14 +180,7 @@ def version_comparison(version: ModelVersion) -> dict:
     }
 
 
-OOD_COMPARISON_METRICS = (
-    "foreign_brand_rate",
-    "own_fact_rate",
-    "own_noun_rate",
-    "number_fidelity",
-    "foreign_noun_rate",
-    "distinct_2",
-)
+OOD_COMPARISON_METRICS = OOD_METRICS
 OOD_LOWER_IS_BETTER = {"foreign_brand_rate", "foreign_noun_rate"}
 
 

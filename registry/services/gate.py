@@ -231,7 +231,8 @@ def _score(generator, sample: pd.DataFrame, known_brands, known_nouns) -> dict |
 
 
 def _score_ood(generator, frame: pd.DataFrame, known_brands, known_nouns) -> dict:
-    from training.ml.evaluate import OOD_METRICS, evaluate_out_of_distribution
+    from training.ml.evaluate import evaluate_out_of_distribution
+    from training.ml.metrics import OOD_METRICS
 
     scores = evaluate_out_of_distribution(
         generator, frame, known_brands=known_brands, known_nouns=known_nouns, max_items=OOD_GATE_ROWS

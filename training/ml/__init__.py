@@ -26,7 +26,7 @@ _EXPORTS = {
     "copy_title_baseline": "evaluate",
     "evaluate_generator": "evaluate",
     "evaluation_rows": "evaluate",
-    "OOD_METRICS": "evaluate",
+    "OOD_METRICS": "metrics",
     "evaluate_out_of_distribution": "evaluate",
     "parse_generation": "formatting",
     "CreativeGenerator": "generator",
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     )
     from training.ml.config import PRESETS, TrainingConfig
     from training.ml.evaluate import (
-        OOD_METRICS,
         PRIMARY_METRIC,
         copy_title_baseline,
         evaluate_generator,
@@ -61,7 +60,7 @@ if TYPE_CHECKING:
     from training.ml.formatting import parse_generation
     from training.ml.generator import CreativeGenerator
     from training.ml.hf_trainer_baseline import benchmark_training, train_with_hf_trainer
-    from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, rouge_l_f1
+    from training.ml.metrics import OOD_METRICS, FactChecker, distinct_n, fact_fidelity, rouge_l_f1
     from training.ml.tokenizer import TONES
     from training.ml.train import ProgressCallback, TrainingResult, train_model
 

@@ -189,3 +189,26 @@ def fact_fidelity(
     checker = FactChecker(known_brands, known_nouns)
     brands = brands if brands is not None else [None] * len(outputs)
     return sum(map(checker.is_faithful, outputs, sources, brands)) / len(outputs)
+
+
+OOD_METRICS = (
+    "foreign_brand_rate",
+    "own_fact_rate",
+    "own_noun_rate",
+    "number_fidelity",
+    "foreign_noun_rate",
+    "distinct_2",
+)
+"""What the out-of-distribution set is scored on (it has no reference copy, so no ROUGE-L):
+
+* foreign_brand_rate: share of creatives naming a known brand (the generator's, the catalog's or
+  the set's own) that is neither the product's brand nor named by its input; the gate rejects a
+  candidate above 0;
+* own_fact_rate: share naming the product's own brand or its product noun (the set's `noun`);
+* own_noun_rate: share naming the product's own noun (or its plural): the brand is written from a
+  slot, the noun only if the model copies it from the title, so this is the copying figure;
+* number_fidelity: share stating no number its input does not have;
+* foreign_noun_rate: share naming a known product noun of the synthetic catalog that the input
+  does not mention;
+* distinct_2: unique word bigrams / all bigrams, pooled, as on the test split.
+"""

@@ -22,12 +22,12 @@ from training.ml.artifact import (
 from training.ml.config import TrainingConfig
 from training.ml.data import EncodedRows, bucketed_batches, collate, epoch_rows
 from training.ml.evaluate import (
-    OOD_METRICS,
     copy_title_baseline,
     evaluate_generator,
     evaluate_out_of_distribution,
 )
 from training.ml.generator import CreativeGenerator
+from training.ml.metrics import OOD_METRICS
 from training.ml.modeling import autocast_for, mean_target_loss, parameter_count, perplexity, target_loss
 from training.ml.preparation import PreparedTraining, auto_thread_count, prepare_training, torch_threads
 from training.ml.tokenizer import TONES
