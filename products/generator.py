@@ -1007,29 +1007,44 @@ def _write_creative(templates: _ToneTemplates, facts: _Facts, draw: _Draw) -> Ge
 
 # --------------------------------------------------------------------------------------------
 # The catalog's vocabulary, for the fact checker (training.ml.metrics.FactChecker) and the
-# decoding guard: the brands and product nouns this generator writes.
+# decoding guard: the brands, product nouns, materials and features this generator writes.
 # --------------------------------------------------------------------------------------------
 
 
 class FactVocabulary:
-    """The catalog's brands and product nouns."""
+    """The catalog's brands, product nouns, and the features and materials its copy states."""
 
-    def __init__(self, brands: Sequence[str], nouns: Sequence[str]) -> None:
+    def __init__(self, brands: Sequence[str], nouns: Sequence[str], features: Sequence[str] = ()) -> None:
         self.all_brands: tuple[str, ...] = tuple(brands)
         self.all_nouns: tuple[str, ...] = tuple(nouns)
+        self.all_features: tuple[str, ...] = tuple(features)
 
-    def known_terms(self, *frames) -> tuple[list[str], list[str]]:
-        """(brands, nouns) a fact-fidelity check knows: this vocabulary's, plus the brands in the
-        `brand` column of each frame given (imported catalogs bring brands the generator never heard
-        of)."""
+    def known_terms(self, *frames) -> dict[str, list[str]]:
+        """What a fact-fidelity check knows, as the keyword arguments the evaluation, the gate and
+        training take (`known_brands`, `known_nouns`, `known_features`): this vocabulary's terms, plus
+        the brands in the `brand` column of each frame given (imported catalogs bring brands the
+        generator never heard of)."""
         brands = set(self.all_brands)
         for frame in frames:
             if "brand" in frame.columns:
                 brands.update(str(brand) for brand in frame["brand"].dropna().unique())
-        return sorted(brands), sorted(self.all_nouns)
+        return {
+            "known_brands": sorted(brands),
+            "known_nouns": sorted(self.all_nouns),
+            "known_features": sorted(self.all_features),
+        }
 
 
 VOCABULARY = FactVocabulary(
     brands=tuple(brand for category in _CATEGORY_TABLE for brand in category.brands),
     nouns=tuple(line.noun for category in _CATEGORY_TABLE for line in category.lines),
+    # without the article: "a privacy shutter" and "the privacy shutter" are the same fact
+    features=tuple(
+        {
+            _without_article(phrase.text)
+            for category in _CATEGORY_TABLE
+            for line in category.lines
+            for phrase in (*line.materials, *line.features)
+        }
+    ),
 )

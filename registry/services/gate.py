@@ -217,26 +217,22 @@ def _hash(*parts) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def _score(generator, sample: pd.DataFrame, known_brands, known_nouns) -> dict | None:
+def _score(generator, sample: pd.DataFrame, vocabulary: dict) -> dict | None:
     from training.ml.evaluate import evaluate_generator
 
     if sample.empty:
         return None
-    scores = evaluate_generator(
-        generator, sample, split="test", known_brands=known_brands, known_nouns=known_nouns
-    )
+    scores = evaluate_generator(generator, sample, split="test", **vocabulary)
     if "latency_ms_mean" not in scores and "latency_ms_per_item" in scores:
         scores["latency_ms_mean"] = scores["latency_ms_per_item"]
     return {key: value for key, value in scores.items() if isinstance(value, int | float)}
 
 
-def _score_ood(generator, frame: pd.DataFrame, known_brands, known_nouns) -> dict:
+def _score_ood(generator, frame: pd.DataFrame, vocabulary: dict) -> dict:
     from training.ml.evaluate import evaluate_out_of_distribution
     from training.ml.metrics import OOD_METRICS
 
-    scores = evaluate_out_of_distribution(
-        generator, frame, known_brands=known_brands, known_nouns=known_nouns, max_items=OOD_GATE_ROWS
-    )
+    scores = evaluate_out_of_distribution(generator, frame, **vocabulary, max_items=OOD_GATE_ROWS)
     return {
         **{name: scores[name] for name in (*OOD_METRICS, "items")},
         "foreign_brand_examples": scores["foreign_brand_examples"],
@@ -348,9 +344,7 @@ def _evaluate(
         "golden": stable_product_sample(golden_frame, split=None),
     }
     has_ood = ood_frame is not None and not ood_frame.empty
-    known_brands, known_nouns = VOCABULARY.known_terms(
-        test_frame, golden_frame, *([ood_frame] if has_ood else [])
-    )
+    vocabulary = VOCABULARY.known_terms(test_frame, golden_frame, *([ood_frame] if has_ood else []))
     candidate = _load(candidate_artifact)
     champion, unavailable = _load_production(production)
     scores: dict[str, dict] = {}
@@ -361,8 +355,8 @@ def _evaluate(
             if generator is not None:
                 _warm_up(generator, sample)
         scores[name] = {
-            "candidate": _score(candidate, sample, known_brands, known_nouns),
-            "production": _score(champion, sample, known_brands, known_nouns) if champion else None,
+            "candidate": _score(candidate, sample, vocabulary),
+            "production": _score(champion, sample, vocabulary) if champion else None,
             "products": int(sample["sku"].nunique()),
             "rows": len(sample),
         }
@@ -370,8 +364,8 @@ def _evaluate(
         raise ValueError("neither the test split nor the golden set has rows to evaluate on")
     if has_ood:
         scores[OOD] = {
-            "candidate": _score_ood(candidate, ood_frame, known_brands, known_nouns),
-            "production": _score_ood(champion, ood_frame, known_brands, known_nouns) if champion else None,
+            "candidate": _score_ood(candidate, ood_frame, vocabulary),
+            "production": _score_ood(champion, ood_frame, vocabulary) if champion else None,
             "products": int(ood_frame["sku"].nunique()),
         }
     shown = samples["golden"] if not samples["golden"].empty else samples["test"]

@@ -37,7 +37,7 @@ from products.generator import (
 )
 from training.ml.metrics import FactChecker  # the one fact checker (tests may import any layer)
 
-CHECKER = FactChecker(VOCABULARY.all_brands, VOCABULARY.all_nouns)
+CHECKER = FactChecker(VOCABULARY.all_brands, VOCABULARY.all_nouns, VOCABULARY.all_features)
 
 SKU_PATTERN = re.compile(r"[A-Z]{4}-[0-9A-F]{1,16}-[0-9]{6,8}")
 SENTENCE_END = re.compile(r"[.!?](?:\s|$)")

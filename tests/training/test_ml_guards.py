@@ -15,16 +15,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from training.ml.formatting import creative_text, parse_generation, source_text
+from training.ml.formatting import creative_text, parse_generation, source_text, without_marked_clauses
 from training.ml.generator import CreativeGenerator
 from training.ml.metrics import FactChecker
-from training.ml.tokenizer import BRAND_SLOT, train_tokenizer
+from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, train_tokenizer
 
 KNOWN_BRANDS = ["Orbit", "Nova", "Barkley Bay", "Acme", "Acme Pro", "Brightblock"]
 KNOWN_NOUNS = ["kettle", "toaster", "art kit", "cat tree", "knife", "chef's knife"]
+KNOWN_FEATURES = ["organic cotton", "cotton", "touch controls", "single-coil pickups", "stainless steel"]
 ITEMS = [
     {
         "brand": "Fender",
@@ -55,6 +56,8 @@ ADVERSARIAL_TEXTS = [
     f"<|headline|>{BRAND_SLOT} Cat Trees, 74.9 and 6.5<|cta|> Orbit's kettles<|body|> Bay Acme",
     "<|body|> Acme, Acme Pro's chef's knife and knifes 22.5<|cta|> Brightblock<|eos|>",
     "<|headline|> Meet the Barkley Bay, 120 cm art kits by Nova<|body|> $14.50 or 14.55<|eos|>",
+    f"<|headline|>{NOUN_SLOT} by{BRAND_SLOT}<|body|> The Nova{NOUN_SLOT} kettle, {NOUN_SLOT}s $849.9<|eos|>",
+    "<|body|> Made from organic cotton, with touch controls. Stainless steel and cotton single-coil pickups!",
 ]
 
 
@@ -95,20 +98,26 @@ class AdversarialLM(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    corpus = [source_text(item) for item in ITEMS] + ADVERSARIAL_TEXTS + KNOWN_BRANDS + KNOWN_NOUNS
+    corpus = (
+        [source_text(item) for item in ITEMS]
+        + ADVERSARIAL_TEXTS
+        + KNOWN_BRANDS
+        + KNOWN_NOUNS
+        + KNOWN_FEATURES
+    )
     return train_tokenizer([" " + text for text in corpus] * 5, 700)
 
 
 @pytest.fixture(scope="module")
 def checker():
-    return FactChecker(KNOWN_BRANDS, KNOWN_NOUNS)
+    return FactChecker(KNOWN_BRANDS, KNOWN_NOUNS, KNOWN_FEATURES)
 
 
 def _generator(tokenizer, seed: int, push: float) -> CreativeGenerator:
     scripts = [tokenizer.encode(text, add_special_tokens=False) for text in ADVERSARIAL_TEXTS]
     manifest = {
         "prompt_format": {"max_source_tokens": 96, "max_target_tokens": 64},
-        "fact_vocabulary": {"brands": KNOWN_BRANDS, "nouns": KNOWN_NOUNS},
+        "fact_vocabulary": {"brands": KNOWN_BRANDS, "nouns": KNOWN_NOUNS, "features": KNOWN_FEATURES},
     }
     return CreativeGenerator(AdversarialLM(len(tokenizer), scripts, seed, push), tokenizer, manifest)
 
@@ -136,7 +145,9 @@ def test_every_output_names_only_its_own_brands_nouns_and_numbers(
             assert checker.foreign_brands(text, source, brand) == [], (text, source)
             assert checker.foreign_nouns(text, source) == [], (text, source)
             assert checker.foreign_numbers(text, source) == [], (text, source)
-            assert BRAND_SLOT not in text, text  # every slot written as the item's brand
+            assert checker.foreign_features(text, source) == [], (text, source)
+            assert "\x00" not in text, text
+            assert BRAND_SLOT not in text and NOUN_SLOT not in text, text  # every slot written out
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -145,10 +156,12 @@ def test_every_output_names_only_its_own_brands_nouns_and_numbers(
     push=st.sampled_from([8.0, 40.0]),
     max_new_tokens=st.integers(1, 48),
 )
+@example(seed=8388607, push=8.0, max_new_tokens=22)  # "Acmeź": half of "ź" once read as a word's end
 def test_the_fact_guard_erases_whole_words_and_never_cuts_or_glues_one(tokenizer, seed, push, max_new_tokens):
     """The guard changes no choice of the model: what it lets through is the unguarded copy with whole
-    foreign terms taken out, so every word of it, in order, is a word the model wrote
-    (the guard before this one forced a foreign noun to go on: "board gamelease")."""
+    foreign terms (and the clause of a foreign feature) taken out, so every word of it, in order, is
+    a word the model wrote (the guard before this one forced a foreign noun to go on: "board
+    gamelease"). A sentence whose first clause went starts with a capital; case aside, words match."""
     guarded = _generator(tokenizer, seed, push)
     unguarded = _generator(tokenizer, seed, push)
     unguarded._fact_index = None
@@ -166,8 +179,8 @@ def test_the_fact_guard_erases_whole_words_and_never_cuts_or_glues_one(tokenizer
 def _whole_pieces_of(kept: str, written: str) -> bool:
     """Whether each space-separated piece of `kept`, in order, is a piece of `written` or what is left
     of one where a term was cut out at a word boundary ("Orbit." -> ".", "(Orbit)" -> "(" and ")")."""
-    pieces = iter(_pieces(written))
-    for piece in _pieces(kept):
+    pieces = iter(_pieces(written.casefold()))
+    for piece in _pieces(kept.casefold()):
         for candidate in pieces:
             if piece == candidate or any(
                 candidate[start : start + len(piece)] == piece
@@ -201,6 +214,38 @@ def test_a_foreign_noun_is_erased_whole_and_the_copy_goes_on(tokenizer):
     assert creative["headline"] == "Meet the Fender, built to play"
 
 
+def test_a_foreign_feature_goes_with_its_clause(tokenizer, checker):
+    generator = _generator(tokenizer, 0, 1000.0)
+    script = (
+        "<|headline|> Meet the Fender, now in organic cotton<|body|> Made from stainless steel, the Fender"
+        " brings single-coil pickups. It has touch controls. Play<|eos|>"
+    )
+    generator.model.scripts = [tokenizer.encode(script, add_special_tokens=False)]
+    creative = generator.generate([ITEMS[0]], "bold", max_new_tokens=60)[0][0]
+    assert creative["headline"] == "Meet the Fender"
+    assert creative["body"] == "The Fender brings single-coil pickups. Play"  # the input has the pickups
+    assert checker.is_faithful(creative_text(creative), source_text(ITEMS[0]), "Fender")
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "The Razer Mouse, made from \x00, with a wheel. No doubt.",
+            "The Razer Mouse, with a wheel. No doubt.",
+        ),
+        ("The Razer Mouse, made from \x00. No doubt.", "The Razer Mouse. No doubt."),
+        ("Made from \x00, the tent holds two. Go", "The tent holds two. Go"),
+        ("Highlights include \x00 and \x00.", ""),
+        ("Meet the Acme, made from \x00", "Meet the Acme"),
+        ("Only $849.99, made from \x00!", "Only $849.99!"),
+        ("No mark here, at all.", "No mark here, at all."),
+    ],
+)
+def test_without_marked_clauses(text, kept):
+    assert without_marked_clauses(text) == kept
+
+
 def test_a_number_cut_by_the_token_limit_is_dropped_not_shortened(tokenizer, checker):
     """The failure of issue 12: `$215.99` stopped at `$215.9` by the limit must not stand."""
     item = ITEMS[1]
@@ -223,6 +268,18 @@ def test_the_brand_slot_is_filled_with_the_items_own_brand_and_never_written_wit
     assert "Fender" not in creative_text(without_brand[0]) and "<|" not in creative_text(without_brand[0])
 
 
+def test_the_noun_slot_is_filled_with_the_items_own_noun_and_never_written_without_one(tokenizer, checker):
+    slot = tokenizer.convert_tokens_to_ids(NOUN_SLOT)
+    generator = _generator(tokenizer, 0, 1000.0)
+    ids = [tokenizer.convert_tokens_to_ids(token) for token in ("<|headline|>", "<|body|>", "<|eos|>")]
+    generator.model.scripts = [[ids[0], slot, ids[1], slot, ids[2]]]
+    no_noun = {"brand": "Acme", "category": "Toys", "title": "Acme 3000", "price": 9.5, "description": ""}
+    guitar, nothing = generator.generate([ITEMS[0], no_noun], "bold", max_new_tokens=8)
+    assert guitar[0]["headline"] == guitar[0]["body"] == "Electric Guitar"  # as its title spells it
+    assert checker.is_faithful(creative_text(guitar[0]), source_text(ITEMS[0]), "Fender")
+    assert "<|" not in creative_text(nothing[0])
+
+
 def test_parse_generation_drops_the_cut_last_word_only_at_the_token_limit():
     text = f"<|headline|>{BRAND_SLOT} Guitar<|body|> Only $849.9"
     assert parse_generation(text, brand="Fender", truncated=True) == {
@@ -232,3 +289,5 @@ def test_parse_generation_drops_the_cut_last_word_only_at_the_token_limit():
     }
     assert parse_generation(text + "9", brand="Fender")["body"] == "Only $849.99"
     assert parse_generation("<|headline|> Done<|cta|>", truncated=True)["headline"] == "Done"
+    day = parse_generation(f"<|headline|>{NOUN_SLOT} Day<|eos|>", noun="Cat Tree")
+    assert day["headline"] == "Cat Tree Day"

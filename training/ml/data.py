@@ -15,8 +15,15 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from training.ml.formatting import IGNORE_INDEX, SpecialIds, build_example, delexicalise, source_text
-from training.ml.tokenizer import BRAND_SLOT, TONES
+from training.ml.formatting import (
+    IGNORE_INDEX,
+    SpecialIds,
+    build_example,
+    delexicalise,
+    product_noun,
+    source_text,
+)
+from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, TONES
 
 REQUIRED_COLUMNS = ("sku", "title", "description", "split", "tone", "headline", "body", "cta")
 OPTIONAL_COLUMNS = ("category", "brand", "price")
@@ -47,13 +54,16 @@ def split_rows(rows: pd.DataFrame, split: str) -> list[dict]:
 
 
 def tokenizer_corpus(rows: list[dict]) -> list[str]:
-    """Training texts for the BPE, each field with a leading space as the model will see it; brands
-    are taken out (the model sees the brand slot instead), so no merge is spent on a brand name."""
+    """Training texts for the BPE, each field with a leading space as the model will see it; brands are
+    taken out (the model sees the brand slot instead), and product nouns out of the copy (which
+    writes the noun slot), so the merges follow what the model reads and writes."""
     texts = set()
     for row in rows:
         brand = row.get("brand")
-        fields = [source_text(row)] + [str(row[name]) for name in ("headline", "body", "cta")]
-        texts.update(" " + delexicalise(text, brand).replace(BRAND_SLOT, " ") for text in fields)
+        noun = product_noun(row.get("title"), brand, row.get("description"))
+        texts.add(" " + delexicalise(source_text(row), brand).replace(BRAND_SLOT, " "))
+        for text in (str(row[name]) for name in ("headline", "body", "cta")):
+            texts.add(" " + delexicalise(text, brand, noun).replace(BRAND_SLOT, " ").replace(NOUN_SLOT, " "))
     return sorted(texts)
 
 

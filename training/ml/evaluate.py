@@ -51,6 +51,7 @@ def score_creatives(
     rows: list[dict],
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
 ) -> dict:
     """ROUGE-L F1, fact fidelity and distinct-2 of creatives against their rows' references."""
     outputs = [creative_text(creative) for creative in creatives]
@@ -63,6 +64,7 @@ def score_creatives(
             [row.get("brand") for row in rows],
             known_brands,
             known_nouns,
+            known_features,
         ),
         "distinct_2": distinct_n(outputs, 2),
         "items": len(rows),
@@ -77,6 +79,7 @@ def evaluate_generator(
     max_items: int | None = None,
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
     batch_size: int = 128,
     max_new_tokens: int | None = None,
 ) -> dict:
@@ -108,7 +111,7 @@ def evaluate_generator(
     )
     loss = mean_target_loss(generator.model, encoded, generator.special_ids.pad, batch_size, generator.device)
     return {
-        **score_creatives(creatives, rows, known_brands, known_nouns),
+        **score_creatives(creatives, rows, known_brands, known_nouns, known_features),
         "latency_ms_per_item": latency_ms,
         "loss": loss,
         "perplexity": perplexity(loss),
@@ -139,6 +142,7 @@ def evaluate_out_of_distribution(
     *,
     known_brands: Iterable[str],
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
     tones_per_product: int | None = 1,
     max_items: int | None = None,
     batch_size: int = 128,
@@ -152,7 +156,7 @@ def evaluate_out_of_distribution(
     if not rows:
         raise ValueError("the out-of-distribution frame has no rows to evaluate on")
     brands = set(known_brands) | {str(brand) for brand in frame["brand"].dropna().unique()}
-    checker = FactChecker(brands, known_nouns)
+    checker = FactChecker(brands, known_nouns, known_features)
     creatives: list[dict] = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
@@ -162,7 +166,9 @@ def evaluate_out_of_distribution(
             max_new_tokens=generator.default_max_new_tokens,
         )
         creatives += [variants[0] for variants in results]
-    counts = dict.fromkeys(("foreign_brand", "own_fact", "own_noun", "number", "foreign_noun"), 0)
+    counts = dict.fromkeys(
+        ("foreign_brand", "own_fact", "own_noun", "number", "foreign_noun", "foreign_feature"), 0
+    )
     examples = []
     for row, creative in zip(rows, creatives, strict=True):
         item, text = product_item(row), creative_text(creative)
@@ -173,6 +179,7 @@ def evaluate_out_of_distribution(
         counts["own_noun"] += checker.names_own_fact(text, None, noun)
         counts["number"] += not checker.foreign_numbers(text, source)
         counts["foreign_noun"] += bool(checker.foreign_nouns(text, source, noun))
+        counts["foreign_feature"] += bool(checker.foreign_features(text, source))
         if foreign and len(examples) < 5:
             examples.append({"sku": row["sku"], "text": text, "foreign_brands": foreign})
     total = len(rows)
@@ -182,6 +189,7 @@ def evaluate_out_of_distribution(
         "own_noun_rate": counts["own_noun"] / total,
         "number_fidelity": counts["number"] / total,
         "foreign_noun_rate": counts["foreign_noun"] / total,
+        "foreign_feature_rate": counts["foreign_feature"] / total,
         "distinct_2": distinct_n([creative_text(creative) for creative in creatives], 2),
         "items": total,
         "foreign_brand_examples": examples,
@@ -211,6 +219,7 @@ def copy_title_baseline(
     max_items: int | None = None,
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
 ) -> dict:
     """Metrics of the no-model baseline: headline = title, body = first sentence, cta = "Shop now"."""
     rows = evaluation_rows(frame, split, max_items)
@@ -218,7 +227,7 @@ def copy_title_baseline(
         {"headline": row["title"], "body": _first_sentence(row.get("description") or ""), "cta": "Shop now"}
         for row in rows
     ]
-    return score_creatives(creatives, rows, known_brands, known_nouns)
+    return score_creatives(creatives, rows, known_brands, known_nouns, known_features)
 
 
 def _first_sentence(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Decoding that can name a known brand or product noun only when the product's input has it.
+"""Decoding that can name a known brand, product noun or feature only when the product's input has it.
 
 The number guard (number_guard.py) masks tokens before a step, so a number never starts wrong. A
 brand or noun is a run of ordinary words ("board" is fine, "board game" may be another product's), so
@@ -7,17 +7,21 @@ this guard judges it when it is finished: when its last character is followed by
 token of it, and the row writes on. (An earlier guard banned the closing token instead, which forced
 the word to go on and glued garbage to it: "board gamelease". Erasing never cuts or glues a word.) A
 term cut by the token limit is dropped with the cut last word (formatting.creative_from_tokens).
+A feature or material ("organic cotton" said of a video game) is a claim, not a name: the clause
+that made it ("made from organic cotton,") goes with it when the creative is written, so no
+"made from , with" is left behind.
 What is foreign is decided by `FactChecker.allowed_terms`, the rule evaluation scores with, so every
 creative this guard lets through has no foreign brand or noun by that checker: a property the tests
 check on adversarial logits, whatever the model.
 
 The guard follows the text each row has written as bytes (a byte-level BPE token may hold half a
-UTF-8 character); field markers count as a space, as they do when the fields are joined, and the
-brand slot as the row's own brand, which is what `creative_from_tokens` writes in its place.
+UTF-8 character); field markers count as a space, as they do when the fields are joined, and a
+slot as the row's own brand or noun (`fills`), which is what `creative_from_tokens` writes in its place.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from transformers import PreTrainedTokenizerBase
@@ -56,6 +60,7 @@ class FactVocabularyIndex:
         for kind, terms, suffixes in (
             ("brand", checker.brands, ("",)),
             ("noun", checker.nouns, ("", "s", "es")),
+            ("feature", checker.features, ("",)),
         ):
             for term in terms:
                 words = term.casefold().split()
@@ -89,12 +94,12 @@ class FactGuard:
         pieces: list[bytes],
         sources: list[str],
         brands: list[str],
-        slot_id: int | None,
+        fills: list[dict[int, str]],
         special_ids: set[int],
     ):
         self.enabled = bool(index)
-        self._index, self._pieces, self._slot, self._special = index, pieces, slot_id, special_ids
-        self._brand_bytes = [brand.encode() for brand in brands]
+        self._index, self._pieces, self._special = index, pieces, special_ids
+        self._fills = [{token: value.encode() for token, value in row.items()} for row in fills]
         self._allowed = [
             index.checker.allowed_terms(source, brand) for source, brand in zip(sources, brands, strict=True)
         ]
@@ -102,10 +107,15 @@ class FactGuard:
         self._kept: list[list[tuple[int, bytes, bool]]] = [[] for _ in sources]  # (step, piece, special)
         self._steps = [0] * len(sources)
         self._dropped: dict[int, set[int]] = {row: set() for row in self._rows}
+        self._claims: dict[int, set[int]] = {row: set() for row in self._rows}
 
     def dropped(self, row: int) -> set[int]:
         """Step indices of original row `row` whose tokens belong to an erased foreign term."""
         return self._dropped.get(row, set())
+
+    def dropped_claims(self, row: int) -> set[int]:
+        """Those of `dropped(row)` that were a foreign feature: their clause goes too."""
+        return self._claims.get(row, set())
 
     def advance(self, tokens: list[int]) -> None:
         if not self.enabled:
@@ -124,17 +134,17 @@ class FactGuard:
         self._kept = [self._kept[row] for row in rows]
         self._steps = [self._steps[row] for row in rows]
         self._allowed = [self._allowed[row] for row in rows]
-        self._brand_bytes = [self._brand_bytes[row] for row in rows]
+        self._fills = [self._fills[row] for row in rows]
 
     def _erase_foreign_terms(self, row: int, start: int) -> None:
         kept = self._kept[row]
         scan_from = max(start, 1)
         while True:
             text = _decoded(kept)
-            term_start, position = None, scan_from
+            term_start, kind, position = None, None, scan_from
             for position in range(scan_from, len(text)):
                 if not _WORD_CHAR.match(text[position]):
-                    term_start = self._foreign_term_start(row, text[:position])
+                    term_start, kind = self._foreign_term(row, text[:position])
                     if term_start is not None:
                         break
             if term_start is None:
@@ -142,31 +152,39 @@ class FactGuard:
             # Tokens that carry any character of the term leave the row; markers stay (they join as a space).
             prefix, remaining = b"", []
             for entry in kept:
-                begins = len(prefix.decode("utf-8", "replace"))
+                begins = len(_text_of(prefix))
                 prefix += entry[1]
-                ends = len(prefix.decode("utf-8", "replace"))
+                ends = len(_text_of(prefix))
                 if not entry[2] and begins < position and ends > term_start:
                     self._dropped[self._rows[row]].add(entry[0])
+                    if kind == "feature":
+                        self._claims[self._rows[row]].add(entry[0])
                 else:
                     remaining.append(entry)
             kept[:] = remaining
             scan_from = 1  # the text before the term moved too; a scan of ~100 characters is cheap
 
     def _piece(self, row: int, token: int) -> bytes:
-        return self._brand_bytes[row] if token == self._slot else self._pieces[token]
+        return self._fills[row].get(token, self._pieces[token])
 
-    def _foreign_term_start(self, row: int, text: str) -> int | None:
-        """Where a foreign term that ends `text` begins (a character index), or None."""
+    def _foreign_term(self, row: int, text: str) -> tuple[int | None, str | None]:
+        """(where a foreign term that ends `text` begins, as a character index, and its kind), or Nones."""
         last = _LAST_WORD.search(text)
         if last is None:
-            return None
+            return None, None
         tail_start = max(0, len(text) - TAIL_CHARS)
         for pattern, kind, term in self._index.by_last_word.get(last.group(1).casefold(), ()):
             if (kind, term) not in self._allowed[row] and (found := pattern.search(text, tail_start)):
-                return found.start()
-        return None
+                return found.start(), kind
+        return None, None
 
 
 def _decoded(entries) -> str:
-    # "replace", as the tokenizer decodes: an invalid byte is a character (a non-word one).
-    return b"".join(piece for _step, piece, _special in entries).decode("utf-8", "replace")
+    return _text_of(b"".join(piece for _step, piece, _special in entries))
+
+
+def _text_of(data: bytes) -> str:
+    """The characters `data` holds so far: "replace", as the tokenizer decodes (an invalid byte is a
+    character, a non-word one), but a character still incomplete at the end is left out until its
+    next byte comes, so half of "ź" is never read as the non-word character that ends "Acme"."""
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)

@@ -3,10 +3,13 @@
 Prompt:  <|brand|> B <|category|> C <|title|> T <|price|> P <|description|> D <|tone:x|>
 Target:  <|headline|> H <|body|> B <|cta|> C <|eos|>
 
-The product's brand is delexicalised: wherever it occurs (brand field, title, description, reference
-copy) it is replaced by the special token `<|slot:brand|>`, and `parse_generation` writes the item's
-own brand in its place. The model never learns a brand's spelling, so it cannot recall another
-product's maker, and a brand it has never seen is written exactly as the input spells it.
+The product's brand and its noun are delexicalised: wherever they occur (brand field, title,
+description, reference copy) they are replaced by the special tokens `<|slot:brand|>` and
+`<|slot:noun|>`, and decoding writes the item's own brand and noun in their place. The model never
+learns a brand's or a product noun's spelling, so it cannot recall another product's maker or kind,
+and a brand or a kind of product it has never seen ("Fender", "Electric Guitar") is written exactly
+as the input spells it. The noun is found in the title by `product_noun`, the same rule for training
+rows and for any product at serving.
 
 Every field value starts with a space so that a word has the same tokens in the prompt as inside a
 sentence of the copy (byte-level BPE treats " Nova" and "Nova" as different tokens); copying a fact
@@ -18,11 +21,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from training.ml.tokenizer import BRAND_SLOT, EOS, FIELD_TOKENS, OUTPUT_TOKENS, TONE_TOKENS, TONES
+from training.ml.tokenizer import (
+    BRAND_SLOT,
+    EOS,
+    FIELD_TOKENS,
+    NOUN_SLOT,
+    OUTPUT_TOKENS,
+    TONE_TOKENS,
+    TONES,
+)
 
 IGNORE_INDEX = -100
 PROMPT_FIELDS = ("brand", "category", "title", "price")  # then the description, then the tone
@@ -36,6 +48,7 @@ class SpecialIds:
     outputs: dict[str, int]
     tones: dict[str, int]
     brand_slot: int | None = None  # None: an artifact from before delexicalisation (brands as text)
+    noun_slot: int | None = None  # None: an artifact from before the noun slot (nouns as text)
 
     @classmethod
     def of(cls, tokenizer: PreTrainedTokenizerBase) -> SpecialIds:
@@ -52,7 +65,19 @@ class SpecialIds:
             outputs={name: token_id(token) for name, token in OUTPUT_TOKENS.items()},
             tones={tone: token_id(token) for tone, token in TONE_TOKENS.items()},
             brand_slot=token_id(BRAND_SLOT) if BRAND_SLOT in tokenizer.get_vocab() else None,
+            noun_slot=token_id(NOUN_SLOT) if NOUN_SLOT in tokenizer.get_vocab() else None,
         )
+
+    def slots_of(self, item: Mapping) -> Slots:
+        """The values this tokenizer's slots stand for in `item` (empty for a slot it lacks)."""
+        brand = _text(item.get("brand")) if self.brand_slot is not None else ""
+        noun = product_noun(item.get("title"), brand, item.get("description")) if self.noun_slot else ""
+        return Slots(brand=brand, noun=noun)
+
+    def fills(self, slots: Slots) -> dict[int, str]:
+        """Slot token id -> the text decoding writes for it."""
+        pairs = ((self.brand_slot, slots.brand), (self.noun_slot, slots.noun))
+        return {token: value for token, value in pairs if token is not None}
 
     def prompt_only(self) -> list[int]:
         """Ids that may only appear in a prompt; generation never emits them."""
@@ -73,13 +98,95 @@ def _text(value) -> str:
     return " ".join(str(value).split())
 
 
-def delexicalise(text: str, brand: str | None) -> str:
-    """`text` with every whole-word, case-insensitive occurrence of `brand` replaced by the slot."""
+@dataclass(frozen=True)
+class Slots:
+    """What one product's slots stand for: its brand and its noun ("" when it has none)."""
+
+    brand: str = ""
+    noun: str = ""
+
+    def delexicalise(self, text: str) -> str:
+        return delexicalise(text, self.brand, self.noun)
+
+
+def delexicalise(text: str, brand: str | None, noun: str | None = None) -> str:
+    """`text` with every whole-word, case-insensitive occurrence of `brand` replaced by the brand
+    slot, then of `noun` by the noun slot."""
+    for value, slot in ((brand, BRAND_SLOT), (noun, NOUN_SLOT)):
+        value = _text(value)
+        if value and text:
+            words = r"\s+".join(re.escape(word) for word in value.split())
+            text = re.sub(rf"(?<!\w){words}(?!\w)", slot, text, flags=re.IGNORECASE)
+    return text
+
+
+# Where a title's name part ends: "Fender Player Stratocaster Electric Guitar, Maple Fingerboard",
+# "Acme Bamboo Cutting Board (18-Inch)", "Acme Tent with Rain Fly - 2-Person", "2-Person Tent by Acme".
+_TITLE_NAME_END = re.compile(
+    r"\s*(?:[,(\[|:;]|\s[-\u2013\u2014]\s|\s(?:with|by|for|featuring)\s)", re.IGNORECASE
+)
+_DIGIT = re.compile(r"\d")
+_UNIT = re.compile(r"[a-z]{1,5}\.?|[A-Z]{1,3}")  # "mg", "fl", "oz.", "GB", "IU" after a number
+_LEADING_FILLER = {"a", "an", "the", "of", "and", "&", "+", "for", "with", "by", "in", "-"}
+NOUN_MAX_WORDS = 3
+NOUN_FALLBACK_WORDS = 2
+
+
+def product_noun(title, brand=None, description=None) -> str:
+    """What the product is, as its title names it: "Electric Guitar", "Cutting Board", "Paperback".
+
+    The title's name part (up to the first comma, bracket, " - ", " with ", " by "...), without the
+    brand and without everything up to its last word holding a digit (a size or a model number:
+    "2-Person", "FG800"). Of what remains, the longest ending of at most NOUN_MAX_WORDS words that the
+    description also uses is the noun (a description names the product as its title does, and not
+    its material: "Bamboo Cutting Board" -> "Cutting Board"; "Polyester Tent" -> "Tent" where it says
+    "made from polyester"); otherwise the last NOUN_FALLBACK_WORDS words ("Gaming Headset"), or more
+    when the ending would start with a lowercase word ("Eau de Parfum"). Rule-based and
+    vocabulary-free, so a product the training data never saw gets its noun by the rule that found
+    every training product's (on a generated catalog, the generator's own noun for all of them).
+    "" when nothing is left.
+    """
+    title = _text(title)
     brand = _text(brand)
-    if not brand or not text:
-        return text
-    words = r"\s+".join(re.escape(word) for word in brand.split())
-    return re.sub(rf"(?<!\w){words}(?!\w)", BRAND_SLOT, text, flags=re.IGNORECASE)
+    if not title:
+        return ""
+    if brand:  # the brand ends a name part too ("2-Person Tent by Acme"), with its joining word
+        words = r"\s+".join(re.escape(word) for word in brand.split())
+        title = re.sub(rf"(?:\s(?:by|from)\s+)?(?<!\w){words}(?!\w)", " | ", title, flags=re.IGNORECASE)
+    parts = (part.strip() for part in _TITLE_NAME_END.split(title))
+    name = next((part for part in parts if part), "")  # the first part that is not only the brand
+    words = name.split()
+    with_digit = [index for index, word in enumerate(words) if _DIGIT.search(word)]
+    if with_digit:
+        after = words[with_digit[-1] + 1 :]
+        while after and _UNIT.fullmatch(after[0]):  # "200 mg", "512 GB": the unit belongs to the number
+            after = after[1:]
+        words = after or [word for word in words[: with_digit[-1]] if not _DIGIT.search(word)]
+    while words and words[0].casefold() in _LEADING_FILLER:
+        words = words[1:]
+    words = words[-NOUN_MAX_WORDS:]
+    if not words:
+        return ""
+    description = " ".join(_text(description).casefold().split())
+
+    def described(phrase: str) -> bool:
+        return bool(re.search(rf"(?<!\w){re.escape(phrase.casefold())}(?!\w)", description))
+
+    def ending(size: int) -> str:  # the quotes and marks around the phrase are not part of it
+        return " ".join(words[-size:]).strip("\"'.!?*")
+
+    for size in range(len(words), 1, -1):
+        if described(ending(size)):
+            return ending(size)
+    # One word repeated: the noun alone ("tent") when the word before it is a fact of its own that the
+    # description states elsewhere (a material: "made from polyester"), else a qualifier that belongs
+    # to the noun ("Gaming Headset", "Acoustic Guitar").
+    if len(words) == 1 or (described(words[-1]) and described(words[-2])):
+        return ending(1)
+    size = NOUN_FALLBACK_WORDS
+    while size < len(words) and words[-size][:1].islower():  # "Eau de Parfum", not "de Parfum"
+        size += 1
+    return ending(size)
 
 
 def source_text(item: dict) -> str:
@@ -99,11 +206,13 @@ def encode_prompt(
     """Prompt ids; a long description is cut first, then the title, to fit `max_source_tokens`."""
     if tone not in ids.tones:
         raise ValueError(f"unknown tone {tone!r}; allowed tones: {', '.join(TONES)}")
-    brand = _text(item.get("brand")) if ids.brand_slot is not None else ""
-    values = {name: delexicalise(_text(item.get(name)), brand) for name in PROMPT_FIELDS}
+    # The prompt keeps the noun as words: what the product is tells the model what to say about it
+    # (a cutting board's material, a tent's capacity); only the copy writes it as the slot.
+    slots = Slots(brand=ids.slots_of(item).brand)
+    values = {name: slots.delexicalise(_text(item.get(name))) for name in PROMPT_FIELDS}
     values["price"] = format_price(item.get("price"))
     pieces = {name: _encode(tokenizer, values[name]) for name in PROMPT_FIELDS}
-    description = _encode(tokenizer, delexicalise(_text(item.get("description")), brand))
+    description = _encode(tokenizer, slots.delexicalise(_text(item.get("description"))))
     fixed = len(PROMPT_FIELDS) + 2  # one marker per field, the description marker, the tone
     budget = max_source_tokens - fixed - sum(len(piece) for piece in pieces.values())
     if budget < 0:
@@ -123,12 +232,12 @@ def encode_target(
     body: str,
     cta: str,
     max_target_tokens: int,
-    brand: str | None = None,
+    slots: Slots | None = None,
 ) -> list[int]:
-    brand = brand if ids.brand_slot is not None else None
+    slots = slots or Slots()
     target: list[int] = []
     for name, value in (("headline", headline), ("body", body), ("cta", cta)):
-        target += [ids.outputs[name], *_encode(tokenizer, delexicalise(_text(value), brand))]
+        target += [ids.outputs[name], *_encode(tokenizer, slots.delexicalise(_text(value)))]
     target.append(ids.eos)
     return target[:max_target_tokens]
 
@@ -143,7 +252,7 @@ def build_example(
     """(input ids, prompt length): labels are the input ids with the first `prompt length` masked."""
     prompt = encode_prompt(tokenizer, ids, row, row["tone"], max_source_tokens)
     target = encode_target(
-        tokenizer, ids, row["headline"], row["body"], row["cta"], max_target_tokens, row.get("brand")
+        tokenizer, ids, row["headline"], row["body"], row["cta"], max_target_tokens, ids.slots_of(row)
     )
     return prompt + target, len(prompt)
 
@@ -159,28 +268,30 @@ _LAST_WORD = re.compile(r"\S+$")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.;:!?])")
 
 
-def parse_generation(text: str, *, brand: str | None = None, truncated: bool = False) -> dict[str, str]:
+def parse_generation(
+    text: str, *, brand: str | None = None, truncated: bool = False, noun: str | None = None
+) -> dict[str, str]:
     """{headline, body, cta} from generated text; missing parts are empty strings.
 
-    The brand slot becomes `brand` (the input's own). Text before the first marker counts as the
-    headline (a model that skipped `<|headline|>`), everything after `<|eos|>` is dropped, a repeated
-    marker keeps its first non-empty value, and stray special tokens are removed. `truncated`: the
-    text stopped at the token limit, not at `<|eos|>`, so its last word may be cut ("$215.9" of
-    "$215.99"): the last word of the field being written is dropped, and a cut word or number
-    never ends a field.
+    The brand slot becomes `brand` and the noun slot `noun` (the input's own). Text before the
+    first marker counts as the headline (a model that skipped `<|headline|>`), everything after
+    `<|eos|>` is dropped, a repeated marker keeps its first non-empty value, and stray special
+    tokens are removed. `truncated`: the text stopped at the token limit, not at `<|eos|>`, so its
+    last word may be cut ("$215.9" of "$215.99"): the last word of the field being written is
+    dropped, and a cut word or number never ends a field.
     """
     brand = _text(brand)
     result = dict.fromkeys(("headline", "body", "cta"), "")
     current, position = "headline", 0
     for match in _MARKER.finditer(text):
-        _keep_first(result, current, text[position : match.start()], brand)
+        _keep_first(result, current, text[position : match.start()], brand, _text(noun))
         current, position = match.group(1), match.end()
         if current == "eos":
             return result
     tail = text[position:]
     if truncated:
         tail = _LAST_WORD.sub("", tail)  # a word (or a slot glued to one) still being written
-    _keep_first(result, current, tail, brand)
+    _keep_first(result, current, tail, brand, _text(noun))
     return result
 
 
@@ -190,48 +301,100 @@ def creative_from_tokens(
     tokens: list[int],
     brand: str | None,
     erased: set[int] | frozenset[int] = frozenset(),
+    noun: str | None = None,
+    erased_claims: set[int] | frozenset[int] = frozenset(),
 ) -> dict[str, str]:
     """{headline, body, cta} from generated ids, split at the marker *tokens* (text that merely looks
-    like a marker stays text), with each brand slot token written as `brand`.
+    like a marker stays text), with each slot token written as the item's own value (`brand`, `noun`).
 
     Decoding writes the markers in order, so each field is one run of tokens. A row that did not
     end with `<|eos|>` stopped at the token limit: its last word may be cut ("$215.9" of "$215.99"),
     so the last word of the field it was writing is dropped; a cut word never ends a field. The
-    tokens at the positions in `erased` (a foreign term the fact guard took out) become a space.
+    tokens at the positions in `erased` (a foreign term the fact guard took out) become a space;
+    where they are in `erased_claims` (a foreign feature) their clause goes too (see
+    `without_marked_clauses`).
     """
     field_of = {token: name for name, token in ids.outputs.items()}
+    fills = ids.fills(Slots(brand=_text(brand), noun=_text(noun)))
     fields: dict[str, list[str]] = {"headline": [], "body": [], "cta": []}
     current, run = "headline", []
     truncated, prompt_only = True, set(ids.prompt_only())
     for position, token in enumerate(tokens):
         if position in erased:  # a space in its place: the words around it never join
-            fields[current].append(tokenizer.decode(run) + " ")
+            gap = f" {CLAIM_MARK} " if position in erased_claims else " "
+            fields[current].append(_decoded(tokenizer, run) + gap)
             run = []
             continue
         if token == ids.eos:
             truncated = False
             break
-        if token in field_of or token == ids.brand_slot:
-            fields[current].append(tokenizer.decode(run))
+        if token in field_of or token in fills:
+            fields[current].append(_decoded(tokenizer, run))
             run = []
-            if token == ids.brand_slot:
-                fields[current].append(_text(brand))
+            if token in fills:
+                fields[current].append(fills[token])
             else:
                 current = field_of[token]
         elif token not in prompt_only:
             run.append(token)
-    fields[current].append(tokenizer.decode(run))
+    fields[current].append(_decoded(tokenizer, run))
     texts = {name: "".join(parts) for name, parts in fields.items()}
     if truncated:
         texts[current] = _LAST_WORD.sub("", texts[current])
     texts = {name: " ".join(text.split()) for name, text in texts.items()}
+    if erased_claims:
+        texts = {name: without_marked_clauses(text) for name, text in texts.items()}
     if erased:  # "the Fender , built": no space is left before the punctuation that followed a term
         texts = {name: _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text) for name, text in texts.items()}
     return texts
 
 
-def _keep_first(result: dict[str, str], name: str, value: str, brand: str) -> None:
-    cleaned = " ".join(_OTHER_SPECIAL.sub(" ", value.replace(BRAND_SLOT, brand)).split())
+CLAIM_MARK = "\x00"  # where the fact guard took out a foreign feature; never in decoded text
+_CLAUSE_END = re.compile(r"([,;:.!?]+)(?=\s|$)")
+_SENTENCE_END_MARKS = frozenset(".!?")
+
+
+def without_marked_clauses(text: str) -> str:
+    """`text` without each clause (a run between , ; : . ! ? marks) that holds CLAIM_MARK.
+
+    "The Razer Gaming Mouse, made from <mark>, with a scroll wheel. No second-guessing." ->
+    "The Razer Gaming Mouse, with a scroll wheel. No second-guessing." A sentence keeps its end
+    mark when its last clause goes, one whose first clause went starts with a capital, and the text
+    never ends on a comma.
+    """
+    pieces = _CLAUSE_END.split(text)
+    kept: list[list[str]] = []  # [clause, the marks that end it]
+    sentence_start = True  # the next kept clause begins a sentence
+    for clause, marks in zip(pieces[0::2], [*pieces[1::2], ""], strict=True):
+        ends = _ends_sentence(marks)
+        clause = " ".join(clause.split())
+        if CLAIM_MARK in clause or not clause:
+            if ends and kept and not _ends_sentence(kept[-1][1]):
+                kept[-1][1] = marks  # "The Razer Mouse, made from X." -> "The Razer Mouse."
+            sentence_start = sentence_start or ends
+            continue
+        if sentence_start:
+            clause = clause[:1].upper() + clause[1:]
+        kept.append([clause, marks])
+        sentence_start = ends
+    if kept and not _ends_sentence(kept[-1][1]):
+        kept[-1][1] = ""
+    return " ".join(clause + marks for clause, marks in kept)
+
+
+def _decoded(tokenizer: PreTrainedTokenizerBase, run: list[int]) -> str:
+    """The text of `run`; a NUL the model wrote (a byte-level token can) is dropped, as it is
+    CLAIM_MARK here and no copy needs it."""
+    return tokenizer.decode(run).replace(CLAIM_MARK, "")
+
+
+def _ends_sentence(marks: str) -> bool:
+    return bool(set(marks) & _SENTENCE_END_MARKS)
+
+
+def _keep_first(result: dict[str, str], name: str, value: str, brand: str, noun: str) -> None:
+    value = value.replace(BRAND_SLOT, brand).replace(NOUN_SLOT, noun)
+    cleaned = " ".join(_OTHER_SPECIAL.sub(" ", value).split())
     if cleaned and not result[name]:
         result[name] = cleaned
 

@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokeni
 
 from training.ml.artifact import verify_artifact
 from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
-from training.ml.formatting import SpecialIds, creative_from_tokens, encode_prompt, source_text
+from training.ml.formatting import Slots, SpecialIds, creative_from_tokens, encode_prompt, source_text
 from training.ml.metrics import FactChecker
 from training.ml.modeling import parameter_count, resolve_device
 from training.ml.number_guard import NumberGuard
@@ -73,8 +73,8 @@ class CreativeGenerator:
     creative can only state numbers that occur in its product's input (see number_guard.py); with
     `fact_guard` (the default) it can only name a brand or product noun of the model's vocabulary
     (the manifest's `fact_vocabulary`) that its input names (see fact_guard.py). Whatever the
-    logits, every row also keeps these rules: the brand slot is written only for an item with a
-    brand, and is filled with that brand; the fields come in order (headline, body, call to action)
+    logits, every row also keeps these rules: a slot is written only for an item that has its value,
+    and is filled with the item's own brand or noun; the fields come in order (headline, body, call to action)
     so the text the guards followed is the text returned; and a row stopped by `max_new_tokens`
     loses its last, possibly cut, word. One
     instance may serve several threads: `generate` holds a lock, as the KV cache and random generator
@@ -111,7 +111,9 @@ class CreativeGenerator:
         self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
         self.number_guard = number_guard
         vocabulary = self._manifest.get("fact_vocabulary") or {}
-        self.fact_checker = FactChecker(vocabulary.get("brands"), vocabulary.get("nouns"))
+        self.fact_checker = FactChecker(
+            vocabulary.get("brands"), vocabulary.get("nouns"), vocabulary.get("features")
+        )
         self._fact_index = FactVocabularyIndex(self.fact_checker) if fact_guard else None
         self._pieces = token_pieces(tokenizer) if self._fact_index else None
         self._special = set(tokenizer.all_special_ids) | {
@@ -171,7 +173,7 @@ class CreativeGenerator:
         """`generate` for several requests in one batch: the rows of all of them decode together, and
         each request gets exactly what `generate` gives it alone (see GenerationRequest)."""
         checked = [(request, request.validated_tones()) for request in requests]
-        prompts, sources, brands, sampled, limits, streams = [], [], [], [], [], []
+        prompts, sources, brands, slots, sampled, limits, streams = [], [], [], [], [], [], []
         for stream, (request, tones) in enumerate(checked):
             for item, item_tone in zip(request.items, tones, strict=True):
                 prompt = encode_prompt(
@@ -180,6 +182,7 @@ class CreativeGenerator:
                 prompts += [prompt] * request.num_variants
                 sources += [source_text(item)] * request.num_variants
                 brands += [" ".join((item.get("brand") or "").split())] * request.num_variants
+                slots += [self.special_ids.slots_of(item)] * request.num_variants
                 sampled += [variant > 0 for variant in range(request.num_variants)]
             limits += [request.max_new_tokens] * request.rows
             streams += [stream] * request.rows
@@ -192,13 +195,14 @@ class CreativeGenerator:
                 for request, _tones in checked
             ]
             generated: list[list[int]] = []
-            erased: list[set[int]] = []
+            erased: list[tuple[set[int], set[int]]] = []  # (erased steps, those that were claims)
             for start in range(0, len(prompts), self.max_batch_rows):
                 rows = slice(start, start + self.max_batch_rows)
                 random = _RequestStreams(streams[rows], generators, self.device)
                 tokens, dropped = self._decode(
-                    prompts[rows], sources[rows], brands[rows], sampled[rows], limits[rows], random
-                )
+                    prompts[rows], sources[rows], brands[rows], slots[rows], sampled[rows], limits[rows],
+                    random,
+                )  # fmt: skip
                 generated += tokens
                 erased += dropped
         answers, row = [], 0
@@ -207,7 +211,13 @@ class CreativeGenerator:
                 {
                     "tone": tones[index // request.num_variants],
                     **creative_from_tokens(
-                        self.tokenizer, self.special_ids, tokens, brands[row + index], erased[row + index]
+                        self.tokenizer,
+                        self.special_ids,
+                        tokens,
+                        brands[row + index],
+                        erased[row + index][0],
+                        noun=slots[row + index].noun,
+                        erased_claims=erased[row + index][1],
                     ),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])
@@ -226,13 +236,15 @@ class CreativeGenerator:
         prompts: list[list[int]],
         sources: list[str],
         brands: list[str],
+        slots: list[Slots],
         sampled: list[bool],
         max_new_tokens: list[int],
         random: _RequestStreams,
-    ) -> tuple[list[list[int]], list[set[int]]]:
-        """(tokens, erased step indices) per row. One forward pass per step for the whole batch,
-        reusing the KV cache; rows that have written their end token leave the batch (see
-        PRUNE_EVERY_FINISHED_OF), so the longest row does not make every row pay for its steps."""
+    ) -> tuple[list[list[int]], list[tuple[set[int], set[int]]]]:
+        """(tokens, (erased step indices, those of a foreign feature)) per row. One forward pass per
+        step for the whole batch, reusing the KV cache; rows that have written their end token leave
+        the batch (see PRUNE_EVERY_FINISHED_OF), so the longest row does not make every row pay for
+        its steps."""
         rows, width = len(prompts), max(map(len, prompts))
         input_ids = torch.full((rows, width), self.special_ids.pad, dtype=torch.long)
         attention_mask = torch.zeros((rows, width), dtype=torch.long)
@@ -256,12 +268,17 @@ class CreativeGenerator:
         guard = NumberGuard(self.tokenizer, sources, self.device) if self.number_guard else None
         facts = (
             FactGuard(
-                self._fact_index, self._pieces, sources, brands, self.special_ids.brand_slot, self._special
+                self._fact_index,
+                self._pieces,
+                sources,
+                brands,
+                [self.special_ids.fills(row_slots) for row_slots in slots],
+                self._special,
             )
             if self._fact_index
             else None
         )
-        fields = _FieldOrder(self.special_ids, brands, self.device)
+        fields = _FieldOrder(self.special_ids, slots, self.device)
         collected: list[list[int]] = [[] for _ in range(rows)]
         active = list(range(rows))  # the prompt row of each row still in the batch
         for step in range(max(max_new_tokens)):
@@ -318,7 +335,9 @@ class CreativeGenerator:
             _until_eos(row_tokens[:limit], self.special_ids.eos)
             for row_tokens, limit in zip(collected, max_new_tokens, strict=True)
         ]
-        return tokens, [facts.dropped(row) if facts is not None else set() for row in range(rows)]
+        if facts is None:
+            return tokens, [(set(), set()) for _ in range(rows)]
+        return tokens, [(facts.dropped(row), facts.dropped_claims(row)) for row in range(rows)]
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams
@@ -361,20 +380,23 @@ class _RequestStreams:
 
 class _FieldOrder:
     """Per row: the field markers only in order (headline first, then body, then call to action),
-    and the brand slot only for an item with a brand. Parsing keeps the first value of a field, so
-    a marker out of order would drop text and join what the guards saw apart."""
+    and a slot only for an item that has its value (a brand, a noun). Parsing keeps the first value
+    of a field, so a marker out of order would drop text and join what the guards saw apart."""
 
-    def __init__(self, ids: SpecialIds, brands: list[str], device: torch.device):
+    def __init__(self, ids: SpecialIds, slots: list[Slots], device: torch.device):
         self._markers = [ids.outputs[name] for name in ("headline", "body", "cta")]
-        self._slot = ids.brand_slot
-        self._field = torch.zeros(len(brands), dtype=torch.long, device=device)  # next marker allowed
-        self._no_brand = torch.tensor([not brand for brand in brands], dtype=torch.bool, device=device)
+        self._field = torch.zeros(len(slots), dtype=torch.long, device=device)  # next marker allowed
+        self._empty = [  # (slot token, rows without a value for it)
+            (token, torch.tensor([not getattr(row, name) for row in slots], dtype=torch.bool, device=device))
+            for token, name in ((ids.brand_slot, "brand"), (ids.noun_slot, "noun"))
+            if token is not None
+        ]
 
     def mask(self, logits: torch.Tensor) -> None:
         for order, marker in enumerate(self._markers):
             logits[:, marker].masked_fill_(self._field > order, -math.inf)
-        if self._slot is not None:
-            logits[:, self._slot].masked_fill_(self._no_brand, -math.inf)
+        for token, empty in self._empty:
+            logits[:, token].masked_fill_(empty, -math.inf)
 
     def advance(self, tokens: torch.Tensor) -> None:
         # Any token closes the headline marker; a marker closes itself and the ones before it.
@@ -384,7 +406,8 @@ class _FieldOrder:
         self._field = torch.maximum(self._field, reached)
 
     def select(self, keep: torch.Tensor) -> None:
-        self._field, self._no_brand = self._field[keep], self._no_brand[keep]
+        self._field = self._field[keep]
+        self._empty = [(token, empty[keep]) for token, empty in self._empty]
 
 
 _threads_lock = threading.Lock()

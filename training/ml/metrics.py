@@ -93,19 +93,29 @@ class FactChecker:
         brand: the model recalled another product's maker);
       * a known product noun (or its plural) that its input does not mention, counting the nouns
         inside a mentioned phrase ("knife" inside "chef's knife") and inside `noun`, the product's
-        own noun when the caller knows it.
+        own noun when the caller knows it;
+      * a known feature or material ("stainless steel", "touch controls": what the synthetic
+        catalog says of its products) that its input does not mention.
     Matching is case-insensitive on whole phrases, longest first. Without a vocabulary only numbers
     are checked. `FactGuard` (fact_guard.py) enforces the same brand and noun rule, with the same
     `allowed_terms`, while a creative is written, so what it lets through this check accepts.
     """
 
-    def __init__(self, known_brands: Iterable[str] | None = None, known_nouns: Iterable[str] | None = None):
+    def __init__(
+        self,
+        known_brands: Iterable[str] | None = None,
+        known_nouns: Iterable[str] | None = None,
+        known_features: Iterable[str] | None = None,
+    ):
         self.brands = sorted({brand.strip() for brand in known_brands or () if brand.strip()})
         self.nouns = sorted({noun.strip() for noun in known_nouns or () if noun.strip()})
+        self.features = sorted({feature.strip() for feature in known_features or () if feature.strip()})
         self._brand_names = {_key(brand): brand for brand in self.brands}
         self._noun_names = {_key(noun): noun for noun in self.nouns}
+        self._feature_names = {_key(feature): feature for feature in self.features}
         self._brand_pattern = _phrase_pattern(self.brands, allow_plural=False)
         self._noun_pattern = _phrase_pattern(self.nouns, allow_plural=True)
+        self._feature_pattern = _phrase_pattern(self.features, allow_plural=False)
         self._within_cache: dict[tuple[str, str], frozenset[str]] = {}
 
     def foreign_numbers(self, output: str, source: str) -> list[str]:
@@ -114,15 +124,18 @@ class FactChecker:
     def allowed_terms(
         self, source: str, brand: str | None = None, noun: str | None = None
     ) -> set[tuple[str, str]]:
-        """("brand" | "noun", lowercase phrase) pairs a creative of this product may name: the known
-        terms its input names, its own brand and noun, and the known terms inside any of those
-        ("Acme" inside the brand "Acme Pro", "knife" inside "chef's knife")."""
+        """("brand" | "noun" | "feature", lowercase phrase) pairs a creative of this product may name:
+        the known terms its input names, its own brand and noun, and the known terms inside any of
+        those ("Acme" inside the brand "Acme Pro", "knife" inside "chef's knife", "steel" inside
+        "stainless steel")."""
         brands = self._matches(self._brand_pattern, source) | (
             {_key(brand)} if brand and brand.strip() else set()
         )
         nouns = self._matches(self._noun_pattern, source) | ({_key(noun)} if noun and noun.strip() else set())
         allowed = {("brand", key) for phrase in brands for key in self._within(phrase, "brand")}
         allowed |= {("noun", key) for phrase in nouns for key in self._within(phrase, "noun")}
+        features = self._matches(self._feature_pattern, source)
+        allowed |= {("feature", key) for phrase in features for key in self._within(phrase, "feature")}
         return allowed
 
     def foreign_brands(self, output: str, source: str, brand: str | None = None) -> list[str]:
@@ -136,6 +149,12 @@ class FactChecker:
         allowed = self.allowed_terms(source, None, noun)
         found = self._matches(self._noun_pattern, output)
         return sorted(self._noun_names[key] for key in found if ("noun", key) not in allowed)
+
+    def foreign_features(self, output: str, source: str) -> list[str]:
+        """Known features and materials in `output` that its `source` does not mention."""
+        allowed = self.allowed_terms(source)
+        found = self._matches(self._feature_pattern, output)
+        return sorted(self._feature_names[key] for key in found if ("feature", key) not in allowed)
 
     def names_own_fact(self, output: str, brand: str | None = None, noun: str | None = None) -> bool:
         """Whether `output` names the product's own brand or its own product noun (or its plural)."""
@@ -152,6 +171,7 @@ class FactChecker:
             *(f"number {number}" for number in self.foreign_numbers(output, source)),
             *(f"brand {name}" for name in self.foreign_brands(output, source, brand)),
             *(f"noun {name}" for name in self.foreign_nouns(output, source, noun)),
+            *(f"feature {name}" for name in self.foreign_features(output, source)),
         ]
 
     def is_faithful(
@@ -167,7 +187,7 @@ class FactChecker:
     def _within(self, phrase: str, kind: str) -> frozenset[str]:
         """Known terms of `kind` that are whole words of `phrase` (itself included), cached."""
         if (kind, phrase) not in self._within_cache:
-            terms = self.brands if kind == "brand" else self.nouns
+            terms = {"brand": self.brands, "noun": self.nouns, "feature": self.features}[kind]
             self._within_cache[kind, phrase] = frozenset(
                 _key(term) for term in terms if re.search(rf"(?<!\w){re.escape(_key(term))}(?!\w)", phrase)
             ) | {phrase}
@@ -180,13 +200,14 @@ def fact_fidelity(
     brands: Sequence[str | None] | None = None,
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
 ) -> float:
-    """Share of outputs whose numbers, brands and product nouns all come from their input."""
+    """Share of outputs whose numbers, brands, product nouns and features all come from their input."""
     if len(outputs) != len(sources) or (brands is not None and len(brands) != len(outputs)):
         raise ValueError("outputs, sources and brands differ in length")
     if not outputs:
         return 0.0
-    checker = FactChecker(known_brands, known_nouns)
+    checker = FactChecker(known_brands, known_nouns, known_features)
     brands = brands if brands is not None else [None] * len(outputs)
     return sum(map(checker.is_faithful, outputs, sources, brands)) / len(outputs)
 
@@ -197,6 +218,7 @@ OOD_METRICS = (
     "own_noun_rate",
     "number_fidelity",
     "foreign_noun_rate",
+    "foreign_feature_rate",
     "distinct_2",
 )
 """What the out-of-distribution set is scored on (it has no reference copy, so no ROUGE-L):
@@ -210,5 +232,7 @@ OOD_METRICS = (
 * number_fidelity: share stating no number its input does not have;
 * foreign_noun_rate: share naming a known product noun of the synthetic catalog that the input
   does not mention;
+* foreign_feature_rate: the same for a feature or material of the synthetic catalog ("organic
+  cotton" in the copy of a video game);
 * distinct_2: unique word bigrams / all bigrams, pooled, as on the test split.
 """

@@ -30,6 +30,10 @@ BRAND_SLOT = "<|slot:brand|>"
 """Stands for the product's brand wherever it occurs in the prompt and the reference copy (see
 formatting.delexicalise): the model learns *where* a brand goes, never *which* brand, and decoding
 fills the slot from the input. Last of the special tokens, so older artifacts keep their ids."""
+NOUN_SLOT = "<|slot:noun|>"
+"""Stands for the product's noun ("Electric Guitar", "Cutting Board": see formatting.product_noun) in
+the same way: the model learns where the product is named, and decoding writes the input's own noun.
+After the brand slot, so an artifact with a brand slot but no noun slot keeps its ids."""
 
 ALL_SPECIAL_TOKENS: list[str] = [
     PAD,
@@ -38,6 +42,7 @@ ALL_SPECIAL_TOKENS: list[str] = [
     *TONE_TOKENS.values(),
     *OUTPUT_TOKENS.values(),
     BRAND_SLOT,
+    NOUN_SLOT,
 ]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 

@@ -190,14 +190,16 @@ def train_model(
     *,
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
+    known_features: Iterable[str] | None = None,
     ood_frame: pd.DataFrame | None = None,
 ) -> TrainingResult:
     """Train on the frame's train split, evaluate on its test split, publish the artifact atomically.
 
-    `known_brands` / `known_nouns` are the catalog vocabulary for fact fidelity and for the
-    generator's fact guard (stored in the manifest); brands default to those in the frame, nouns to
-    none (then only numbers and brands are checked). `ood_frame`, the out-of-distribution set, is
-    scored too (one tone per product, at most `eval_max_items` rows): its metrics are `ood_*`.
+    `known_brands` / `known_nouns` / `known_features` are the catalog vocabulary for fact fidelity
+    and for the generator's fact guard (stored in the manifest); brands default to those in the
+    frame, nouns and features to none (then only numbers and brands are checked). `ood_frame`, the
+    out-of-distribution set, is scored too (one tone per product, at most `eval_max_items` rows):
+    its metrics are `ood_*`.
     """
     started = time.perf_counter()
     ensure_free(output_dir)  # fail before training, not after it
@@ -233,7 +235,11 @@ def train_model(
             },
             "history": fit.history,
             # what the generator's fact guard keeps a creative from naming unless its input does
-            "fact_vocabulary": {"brands": sorted(known_brands), "nouns": sorted(known_nouns or ())},
+            "fact_vocabulary": {
+                "brands": sorted(known_brands),
+                "nouns": sorted(known_nouns or ()),
+                "features": sorted(known_features or ()),
+            },
         }
         with staged_directory(output_dir) as staging:
             save_model_files(
@@ -245,7 +251,12 @@ def train_model(
                 max_new_tokens=config.max_target_tokens,
             )
             write_manifest(staging, build_manifest(staging, **manifest_fields, metrics=metrics))
-            evaluation = _evaluate(staging, prepared, config, known_brands, known_nouns, ood_frame)
+            vocabulary = {
+                "known_brands": known_brands,
+                "known_nouns": known_nouns,
+                "known_features": known_features,
+            }
+            evaluation = _evaluate(staging, prepared, config, vocabulary, ood_frame)
             metrics.update(evaluation.pop("metrics", {}))
             metrics["wall_seconds"] = time.perf_counter() - started
             manifest_fields["evaluation"] = evaluation
@@ -266,8 +277,7 @@ def _evaluate(
     staging: Path,
     prepared: PreparedTraining,
     config: TrainingConfig,
-    known_brands,
-    known_nouns,
+    vocabulary: dict,
     ood_frame: pd.DataFrame | None,
 ) -> dict:
     """Test-split metrics of the staged artifact, loaded (and verified) as serving will load it."""
@@ -276,12 +286,7 @@ def _evaluate(
     if not config.eval_max_items or split is None:
         return {"split": None}
     generator = CreativeGenerator.load(staging, device=str(prepared.device))
-    scope = {
-        "split": split,
-        "max_items": config.eval_max_items,
-        "known_brands": known_brands,
-        "known_nouns": known_nouns,
-    }
+    scope = {"split": split, "max_items": config.eval_max_items, **vocabulary}
     model_metrics = evaluate_generator(generator, prepared.rows, batch_size=config.eval_batch_size, **scope)
     baseline = copy_title_baseline(prepared.rows, **scope)
     metrics = {
@@ -299,8 +304,7 @@ def _evaluate(
         ood = evaluate_out_of_distribution(
             generator,
             ood_frame,
-            known_brands=known_brands,
-            known_nouns=known_nouns,
+            **vocabulary,
             max_items=config.eval_max_items,
             batch_size=config.eval_batch_size,
         )

@@ -350,7 +350,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
         )
         if tracker.run_id:
             TrainingRun.objects.filter(pk=run_id).update(mlflow_run_id=tracker.run_id)
-        known_brands, known_nouns = VOCABULARY.known_terms(frame)
+        vocabulary = VOCABULARY.known_terms(frame)
         ood_frame = ood_frame_read()
         staging = staging_directory(run_id)
         recorder = _ProgressRecorder(run_id, tracker, listener)
@@ -360,8 +360,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
             staging / "model",
             recorder,
             dataset_info=_dataset_info(dataset_version),
-            known_brands=known_brands,
-            known_nouns=known_nouns,
+            **vocabulary,
             ood_frame=ood_frame,
         )
         if not recorder._runs().exists():  # cancelled during the final evaluation

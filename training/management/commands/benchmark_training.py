@@ -128,15 +128,13 @@ class Command(BaseCommand):
                 bar.update(step - bar.n)
                 bar.set_postfix_str(f"epoch {epoch}", refresh=False)
 
-            known_brands, known_nouns = VOCABULARY.known_terms(frame)
             started = time.perf_counter()
             result = train_model(
                 frame,
                 config,
                 Path(keep_model) if keep_model else Path(scratch) / "model",
                 progress,
-                known_brands=known_brands,
-                known_nouns=known_nouns,
+                **VOCABULARY.known_terms(frame),
             )
             wall_seconds = time.perf_counter() - started
             bar.close()
@@ -144,8 +142,7 @@ class Command(BaseCommand):
             ood = evaluate_out_of_distribution(
                 CreativeGenerator.load(result.artifact_dir),
                 ood_frame,
-                known_brands=VOCABULARY.known_terms(frame, ood_frame)[0],
-                known_nouns=known_nouns,
+                **VOCABULARY.known_terms(frame, ood_frame),
                 tones_per_product=None,
                 batch_size=config.eval_batch_size,
             )
