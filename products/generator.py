@@ -1014,10 +1014,19 @@ def _write_creative(templates: _ToneTemplates, facts: _Facts, draw: _Draw) -> Ge
 class FactVocabulary:
     """The catalog's brands, product nouns, and the features and materials its copy states."""
 
-    def __init__(self, brands: Sequence[str], nouns: Sequence[str], features: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        brands: Sequence[str],
+        nouns: Sequence[str],
+        features: Sequence[str] = (),
+        materials: Sequence[str] = (),
+    ) -> None:
         self.all_brands: tuple[str, ...] = tuple(brands)
         self.all_nouns: tuple[str, ...] = tuple(nouns)
-        self.all_features: tuple[str, ...] = tuple(features)
+        self.all_features: tuple[str, ...] = tuple(features)  # materials among them
+        # which of the features are materials: the fact guard puts a material of the input where the
+        # model wrote a foreign one, and another feature where it wrote a feature (not a training input)
+        self.all_materials: tuple[str, ...] = tuple(materials)
 
     def known_terms(self, *frames) -> dict[str, list[str]]:
         """What a fact-fidelity check knows, as the keyword arguments the evaluation, the gate and
@@ -1040,11 +1049,23 @@ VOCABULARY = FactVocabulary(
     nouns=tuple(line.noun for category in _CATEGORY_TABLE for line in category.lines),
     # without the article: "a privacy shutter" and "the privacy shutter" are the same fact
     features=tuple(
-        {
-            _without_article(phrase.text)
-            for category in _CATEGORY_TABLE
-            for line in category.lines
-            for phrase in (*line.materials, *line.features)
-        }
+        sorted(
+            {
+                _without_article(phrase.text)
+                for category in _CATEGORY_TABLE
+                for line in category.lines
+                for phrase in (*line.materials, *line.features)
+            }
+        )
+    ),
+    materials=tuple(
+        sorted(
+            {
+                material.text
+                for category in _CATEGORY_TABLE
+                for line in category.lines
+                for material in line.materials
+            }
+        )
     ),
 )

@@ -25,7 +25,16 @@ from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, train_tokenizer
 
 KNOWN_BRANDS = ["Orbit", "Nova", "Barkley Bay", "Acme", "Acme Pro", "Brightblock"]
 KNOWN_NOUNS = ["kettle", "toaster", "art kit", "cat tree", "knife", "chef's knife"]
-KNOWN_FEATURES = ["organic cotton", "cotton", "touch controls", "single-coil pickups", "stainless steel"]
+KNOWN_FEATURES = [
+    "organic cotton",
+    "cotton",
+    "touch controls",
+    "single-coil pickups",
+    "stainless steel",
+    "alder",
+    "G-sensor",
+]
+KNOWN_MATERIALS = ["organic cotton", "cotton", "stainless steel", "alder"]
 ITEMS = [
     {
         "brand": "Fender",
@@ -117,7 +126,12 @@ def _generator(tokenizer, seed: int, push: float) -> CreativeGenerator:
     scripts = [tokenizer.encode(text, add_special_tokens=False) for text in ADVERSARIAL_TEXTS]
     manifest = {
         "prompt_format": {"max_source_tokens": 96, "max_target_tokens": 64},
-        "fact_vocabulary": {"brands": KNOWN_BRANDS, "nouns": KNOWN_NOUNS, "features": KNOWN_FEATURES},
+        "fact_vocabulary": {
+            "brands": KNOWN_BRANDS,
+            "nouns": KNOWN_NOUNS,
+            "features": KNOWN_FEATURES,
+            "materials": KNOWN_MATERIALS,
+        },
     }
     return CreativeGenerator(AdversarialLM(len(tokenizer), scripts, seed, push), tokenizer, manifest)
 
@@ -163,6 +177,7 @@ def test_the_fact_guard_erases_whole_words_and_never_cuts_or_glues_one(tokenizer
     a word the model wrote (the guard before this one forced a foreign noun to go on: "board
     gamelease"). A sentence whose first clause went starts with a capital; case aside, words match."""
     guarded = _generator(tokenizer, seed, push)
+    guarded.feature_substitution = False  # what stands in is the input's words, checked below
     unguarded = _generator(tokenizer, seed, push)
     unguarded._fact_index = None
     kept = guarded.generate(ITEMS, "bold", num_variants=2, max_new_tokens=max_new_tokens, seed=seed)
@@ -214,8 +229,28 @@ def test_a_foreign_noun_is_erased_whole_and_the_copy_goes_on(tokenizer):
     assert creative["headline"] == "Meet the Fender, built to play"
 
 
+def test_the_inputs_own_feature_of_the_same_kind_stands_in_for_a_foreign_one(tokenizer, checker):
+    generator = _generator(tokenizer, 0, 1000.0)
+    item = {**ITEMS[0], "description": "An alder body with single-coil pickups."}  # a material, a feature
+    for script, headline, body in (
+        (
+            "<|headline|> Meet the Fender<|body|> Made from organic cotton, with touch controls. It has"
+            " touch controls.<|eos|>",
+            "Meet the Fender",
+            # each of the input's features once; a claim with nothing left to stand in goes with its clause
+            "Made from alder, with single-coil pickups.",
+        ),
+        ("<|headline|> Stainless Steel Fender<|body|> Made from cotton.<|eos|>", "Alder Fender", ""),
+    ):
+        generator.model.scripts = [tokenizer.encode(script, add_special_tokens=False)]
+        creative = generator.generate([item], "bold", max_new_tokens=60)[0][0]
+        assert (creative["headline"], creative["body"]) == (headline, body)  # in the term's case
+        assert checker.is_faithful(creative_text(creative), source_text(item), "Fender")
+
+
 def test_a_foreign_feature_goes_with_its_clause(tokenizer, checker):
     generator = _generator(tokenizer, 0, 1000.0)
+    generator.feature_substitution = False
     script = (
         "<|headline|> Meet the Fender, now in organic cotton<|body|> Made from stainless steel, the Fender"
         " brings single-coil pickups. It has touch controls. Play<|eos|>"
@@ -224,6 +259,9 @@ def test_a_foreign_feature_goes_with_its_clause(tokenizer, checker):
     creative = generator.generate([ITEMS[0]], "bold", max_new_tokens=60)[0][0]
     assert creative["headline"] == "Meet the Fender"
     assert creative["body"] == "The Fender brings single-coil pickups. Play"  # the input has the pickups
+    script = "<|body|> With a G-sensor. Go<|eos|>"  # a term is found by its last word run, "sensor"
+    generator.model.scripts = [tokenizer.encode(script, add_special_tokens=False)]
+    assert generator.generate([ITEMS[0]], "bold", max_new_tokens=30)[0][0]["body"] == "Go"
     assert checker.is_faithful(creative_text(creative), source_text(ITEMS[0]), "Fender")
 
 

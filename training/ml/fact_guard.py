@@ -7,9 +7,12 @@ this guard judges it when it is finished: when its last character is followed by
 token of it, and the row writes on. (An earlier guard banned the closing token instead, which forced
 the word to go on and glued garbage to it: "board gamelease". Erasing never cuts or glues a word.) A
 term cut by the token limit is dropped with the cut last word (formatting.creative_from_tokens).
-A feature or material ("organic cotton" said of a video game) is a claim, not a name: the clause
-that made it ("made from organic cotton,") goes with it when the creative is written, so no
-"made from , with" is left behind.
+A feature or material ("aluminum" said of a webcam built from ABS) is a claim, not a name. Where the
+product's input names a feature of the same kind (a material for a material) that the creative has
+not stated yet, that one takes the erased term's place, in its case style: the model's "made from
+aluminum" becomes "made from matte ABS", a fact of the input. Where it names none (a real product,
+"organic cotton" said of a video game), the clause that made the claim ("made from organic cotton,")
+goes with it when the creative is written, so no "made from , with" is left behind.
 What is foreign is decided by `FactChecker.allowed_terms`, the rule evaluation scores with, so every
 creative this guard lets through has no foreign brand or noun by that checker: a property the tests
 check on adversarial logits, whatever the model.
@@ -23,13 +26,16 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterable
 
 from transformers import PreTrainedTokenizerBase
 from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
+from training.ml.formatting import Erasures
 from training.ml.metrics import FactChecker
 
-_LAST_WORD = re.compile(r"(\w+)$")
+_LAST_WORD = re.compile(r"(\w+)\W*$")  # the last word of a text, and marks a term may end with ("Inc.")
+_WORD_RUN = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
 TAIL_CHARS = 256  # longer than any brand or noun phrase; what a check needs of a row's text
 
@@ -54,8 +60,9 @@ def token_pieces(tokenizer: PreTrainedTokenizerBase) -> list[bytes]:
 class FactVocabularyIndex:
     """Known terms by their last word, built once per loaded model."""
 
-    def __init__(self, checker: FactChecker):
+    def __init__(self, checker: FactChecker, materials: Iterable[str] = ()):
         self.checker = checker
+        self.materials = frozenset(" ".join(material.casefold().split()) for material in materials)
         self.by_last_word: dict[str, list[tuple[re.Pattern[str], str, str]]] = {}
         for kind, terms, suffixes in (
             ("brand", checker.brands, ("",)),
@@ -70,7 +77,11 @@ class FactVocabularyIndex:
                         r"(?<!\w)" + r"\s+".join(map(re.escape, spelled)) + r"$", re.IGNORECASE
                     )
                     entry = (pattern, kind, " ".join(words))
-                    self.by_last_word.setdefault(spelled[-1], []).append(entry)
+                    runs = _WORD_RUN.findall(spelled[-1])  # "G-sensor" is found by "sensor", "Inc." by "inc"
+                    if runs:
+                        self.by_last_word.setdefault(runs[-1], []).append(entry)
+        for entries in self.by_last_word.values():  # the longest term first: "organic cotton", not "cotton"
+            entries.sort(key=lambda entry: -len(entry[2]))
 
     def __bool__(self) -> bool:
         return bool(self.by_last_word)
@@ -83,7 +94,7 @@ class FactGuard:
     character and a foreign term ends just before it, the term is finished, and every word-carrying
     token of it (not a field marker) leaves the row's kept tokens. The text is then scanned again from
     where the term began, so words that the erasure brings together ("Barkley [Orbit] Bay") are judged
-    as the text now reads. `dropped(row)` is the set of the row's step indices to leave out when the
+    as the text now reads. `erasures(row)` holds the row's step indices to leave out when the
     creative is written. The model goes on from what it wrote (its cache is not rewound), so the
     sentence continues around the gap: the copy may lose a noun, never gains a cut or glued word.
     """
@@ -96,6 +107,8 @@ class FactGuard:
         brands: list[str],
         fills: list[dict[int, str]],
         special_ids: set[int],
+        *,
+        substitute: bool = True,
     ):
         self.enabled = bool(index)
         self._index, self._pieces, self._special = index, pieces, special_ids
@@ -108,14 +121,17 @@ class FactGuard:
         self._steps = [0] * len(sources)
         self._dropped: dict[int, set[int]] = {row: set() for row in self._rows}
         self._claims: dict[int, set[int]] = {row: set() for row in self._rows}
+        self._substitutes: dict[int, dict[int, str]] = {row: {} for row in self._rows}
+        # the features and materials each row's input names, in order: what may stand in for a foreign one
+        self._offers = [index.checker.feature_mentions(source) if substitute else [] for source in sources]
 
-    def dropped(self, row: int) -> set[int]:
-        """Step indices of original row `row` whose tokens belong to an erased foreign term."""
-        return self._dropped.get(row, set())
-
-    def dropped_claims(self, row: int) -> set[int]:
-        """Those of `dropped(row)` that were a foreign feature: their clause goes too."""
-        return self._claims.get(row, set())
+    def erasures(self, row: int) -> Erasures:
+        """What was taken out of original row `row` (see formatting.Erasures)."""
+        return Erasures(
+            frozenset(self._dropped.get(row, ())),
+            frozenset(self._claims.get(row, ())),
+            dict(self._substitutes.get(row, {})),
+        )
 
     def advance(self, tokens: list[int]) -> None:
         if not self.enabled:
@@ -135,6 +151,7 @@ class FactGuard:
         self._steps = [self._steps[row] for row in rows]
         self._allowed = [self._allowed[row] for row in rows]
         self._fills = [self._fills[row] for row in rows]
+        self._offers = [self._offers[row] for row in rows]
 
     def _erase_foreign_terms(self, row: int, start: int) -> None:
         kept = self._kept[row]
@@ -149,6 +166,8 @@ class FactGuard:
                         break
             if term_start is None:
                 return
+            original = self._rows[row]
+            substitute = self._substitute(row, text[term_start:position], text) if kind == "feature" else None
             # Tokens that carry any character of the term leave the row; markers stay (they join as a space).
             prefix, remaining = b"", []
             for entry in kept:
@@ -156,13 +175,31 @@ class FactGuard:
                 prefix += entry[1]
                 ends = len(_text_of(prefix))
                 if not entry[2] and begins < position and ends > term_start:
-                    self._dropped[self._rows[row]].add(entry[0])
-                    if kind == "feature":
-                        self._claims[self._rows[row]].add(entry[0])
+                    self._dropped[original].add(entry[0])
+                    if substitute is not None and substitute[0] not in self._substitutes[original].values():
+                        self._substitutes[original][entry[0]] = substitute[0]
+                        # the input's phrase now stands in the text the guard reads (and is never erased)
+                        remaining.append((entry[0], substitute[1], True))
+                    elif substitute is None and kind == "feature":
+                        self._claims[original].add(entry[0])
                 else:
                     remaining.append(entry)
             kept[:] = remaining
             scan_from = 1  # the text before the term moved too; a scan of ~100 characters is cheap
+
+    def _substitute(self, row: int, term: str, text: str) -> tuple[str, bytes] | None:
+        """(the phrase, the bytes it adds to the text) of the input's first feature of the erased
+        term's kind (material or not) that the text does not state yet, cased like the term; or None."""
+        material = " ".join(term.casefold().split()) in self._index.materials
+        written = text.casefold()
+        for phrase in self._offers[row]:
+            key = " ".join(phrase.casefold().split())
+            if (key in self._index.materials) == material and not re.search(
+                rf"(?<!\w){re.escape(key)}(?!\w)", written
+            ):
+                cased = _cased(phrase, term)
+                return cased, b" " + cased.encode()
+        return None
 
     def _piece(self, row: int, token: int) -> bytes:
         return self._fills[row].get(token, self._pieces[token])
@@ -177,6 +214,16 @@ class FactGuard:
             if (kind, term) not in self._allowed[row] and (found := pattern.search(text, tail_start)):
                 return found.start(), kind
         return None, None
+
+
+def _cased(phrase: str, like: str) -> str:
+    """`phrase` in the case style of `like`: Title Case ("Matte ABS"), capitalised, or as the input has it."""
+    words = like.split()
+    if len(words) > 1 and all(word[:1].isupper() for word in words):
+        return " ".join(word[:1].upper() + word[1:] for word in phrase.split())
+    if like[:1].isupper():
+        return phrase[:1].upper() + phrase[1:]
+    return phrase
 
 
 def _decoded(entries) -> str:

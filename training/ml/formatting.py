@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
@@ -300,28 +300,30 @@ def creative_from_tokens(
     ids: SpecialIds,
     tokens: list[int],
     brand: str | None,
-    erased: set[int] | frozenset[int] = frozenset(),
+    erasures: Erasures | None = None,
     noun: str | None = None,
-    erased_claims: set[int] | frozenset[int] = frozenset(),
 ) -> dict[str, str]:
     """{headline, body, cta} from generated ids, split at the marker *tokens* (text that merely looks
     like a marker stays text), with each slot token written as the item's own value (`brand`, `noun`).
 
     Decoding writes the markers in order, so each field is one run of tokens. A row that did not
     end with `<|eos|>` stopped at the token limit: its last word may be cut ("$215.9" of "$215.99"),
-    so the last word of the field it was writing is dropped; a cut word never ends a field. The
-    tokens at the positions in `erased` (a foreign term the fact guard took out) become a space;
-    where they are in `erased_claims` (a foreign feature) their clause goes too (see
+    so the last word of the field it was writing is dropped; a cut word never ends a field. What the
+    fact guard took out (`erasures`) becomes a space, or the input's own feature that stands in for
+    it; where nothing could stand in for a foreign feature, its clause goes too (see
     `without_marked_clauses`).
     """
+    erasures = erasures or Erasures()
     field_of = {token: name for name, token in ids.outputs.items()}
     fills = ids.fills(Slots(brand=_text(brand), noun=_text(noun)))
     fields: dict[str, list[str]] = {"headline": [], "body": [], "cta": []}
     current, run = "headline", []
     truncated, prompt_only = True, set(ids.prompt_only())
     for position, token in enumerate(tokens):
-        if position in erased:  # a space in its place: the words around it never join
-            gap = f" {CLAIM_MARK} " if position in erased_claims else " "
+        if position in erasures.steps:  # a space in its place: the words around it never join
+            gap = f" {CLAIM_MARK} " if position in erasures.claims else " "
+            if position in erasures.substitutes:
+                gap = f" {erasures.substitutes[position]} "
             fields[current].append(_decoded(tokenizer, run) + gap)
             run = []
             continue
@@ -342,11 +344,22 @@ def creative_from_tokens(
     if truncated:
         texts[current] = _LAST_WORD.sub("", texts[current])
     texts = {name: " ".join(text.split()) for name, text in texts.items()}
-    if erased_claims:
+    if erasures.claims:
         texts = {name: without_marked_clauses(text) for name, text in texts.items()}
-    if erased:  # "the Fender , built": no space is left before the punctuation that followed a term
+    if erasures.steps:  # "the Fender , built": no space is left before the punctuation that followed a term
         texts = {name: _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text) for name, text in texts.items()}
     return texts
+
+
+@dataclass(frozen=True)
+class Erasures:
+    """What the fact guard took out of one row, by step index: the steps of erased foreign terms,
+    those of a foreign feature that nothing could stand in for (their clause goes), and where the
+    input's own feature stands in for one (the step of the term's first token -> the phrase)."""
+
+    steps: frozenset[int] = frozenset()
+    claims: frozenset[int] = frozenset()
+    substitutes: Mapping[int, str] = field(default_factory=dict)
 
 
 CLAIM_MARK = "\x00"  # where the fact guard took out a foreign feature; never in decoded text

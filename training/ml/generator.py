@@ -18,7 +18,14 @@ from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokeni
 
 from training.ml.artifact import verify_artifact
 from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
-from training.ml.formatting import Slots, SpecialIds, creative_from_tokens, encode_prompt, source_text
+from training.ml.formatting import (
+    Erasures,
+    Slots,
+    SpecialIds,
+    creative_from_tokens,
+    encode_prompt,
+    source_text,
+)
 from training.ml.metrics import FactChecker
 from training.ml.modeling import parameter_count, resolve_device
 from training.ml.number_guard import NumberGuard
@@ -98,6 +105,7 @@ class CreativeGenerator:
         max_batch_rows: int = 512,
         number_guard: bool = True,
         fact_guard: bool = True,
+        feature_substitution: bool = True,
         batch_threads: int | None = None,
     ):
         self.device = resolve_device(str(device))
@@ -110,11 +118,14 @@ class CreativeGenerator:
         self.default_max_new_tokens = int(prompt_format.get("max_target_tokens", 64))
         self.top_p, self.temperature, self.max_batch_rows = top_p, temperature, max_batch_rows
         self.number_guard = number_guard
+        self.feature_substitution = feature_substitution
         vocabulary = self._manifest.get("fact_vocabulary") or {}
         self.fact_checker = FactChecker(
             vocabulary.get("brands"), vocabulary.get("nouns"), vocabulary.get("features")
         )
-        self._fact_index = FactVocabularyIndex(self.fact_checker) if fact_guard else None
+        self._fact_index = (
+            FactVocabularyIndex(self.fact_checker, vocabulary.get("materials") or ()) if fact_guard else None
+        )
         self._pieces = token_pieces(tokenizer) if self._fact_index else None
         self._special = set(tokenizer.all_special_ids) | {
             token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special
@@ -195,7 +206,7 @@ class CreativeGenerator:
                 for request, _tones in checked
             ]
             generated: list[list[int]] = []
-            erased: list[tuple[set[int], set[int]]] = []  # (erased steps, those that were claims)
+            erased: list[Erasures] = []
             for start in range(0, len(prompts), self.max_batch_rows):
                 rows = slice(start, start + self.max_batch_rows)
                 random = _RequestStreams(streams[rows], generators, self.device)
@@ -215,9 +226,8 @@ class CreativeGenerator:
                         self.special_ids,
                         tokens,
                         brands[row + index],
-                        erased[row + index][0],
+                        erased[row + index],
                         noun=slots[row + index].noun,
-                        erased_claims=erased[row + index][1],
                     ),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])
@@ -240,8 +250,8 @@ class CreativeGenerator:
         sampled: list[bool],
         max_new_tokens: list[int],
         random: _RequestStreams,
-    ) -> tuple[list[list[int]], list[tuple[set[int], set[int]]]]:
-        """(tokens, (erased step indices, those of a foreign feature)) per row. One forward pass per
+    ) -> tuple[list[list[int]], list[Erasures]]:
+        """(tokens, what the fact guard took out) per row. One forward pass per
         step for the whole batch, reusing the KV cache; rows that have written their end token leave
         the batch (see PRUNE_EVERY_FINISHED_OF), so the longest row does not make every row pay for
         its steps."""
@@ -274,6 +284,7 @@ class CreativeGenerator:
                 brands,
                 [self.special_ids.fills(row_slots) for row_slots in slots],
                 self._special,
+                substitute=self.feature_substitution,
             )
             if self._fact_index
             else None
@@ -336,8 +347,8 @@ class CreativeGenerator:
             for row_tokens, limit in zip(collected, max_new_tokens, strict=True)
         ]
         if facts is None:
-            return tokens, [(set(), set()) for _ in range(rows)]
-        return tokens, [(facts.dropped(row), facts.dropped_claims(row)) for row in range(rows)]
+            return tokens, [Erasures() for _ in range(rows)]
+        return tokens, [facts.erasures(row) for row in range(rows)]
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams

@@ -156,6 +156,18 @@ class FactChecker:
         found = self._matches(self._feature_pattern, output)
         return sorted(self._feature_names[key] for key in found if ("feature", key) not in allowed)
 
+    def feature_mentions(self, text: str) -> list[str]:
+        """The known features and materials `text` names, in order, as it spells them, each once."""
+        if self._feature_pattern is None:
+            return []
+        seen, found = set(), []
+        for match in self._feature_pattern.finditer(text):
+            phrase = " ".join(match.group("phrase").split())
+            if _key(phrase) not in seen:
+                seen.add(_key(phrase))
+                found.append(phrase)
+        return found
+
     def names_own_fact(self, output: str, brand: str | None = None, noun: str | None = None) -> bool:
         """Whether `output` names the product's own brand or its own product noun (or its plural)."""
         for phrase, plural in ((brand, False), (noun, True)):

@@ -191,13 +191,15 @@ def train_model(
     known_brands: Iterable[str] | None = None,
     known_nouns: Iterable[str] | None = None,
     known_features: Iterable[str] | None = None,
+    known_materials: Iterable[str] | None = None,
     ood_frame: pd.DataFrame | None = None,
 ) -> TrainingResult:
     """Train on the frame's train split, evaluate on its test split, publish the artifact atomically.
 
     `known_brands` / `known_nouns` / `known_features` are the catalog vocabulary for fact fidelity
     and for the generator's fact guard (stored in the manifest); brands default to those in the
-    frame, nouns and features to none (then only numbers and brands are checked). `ood_frame`, the
+    frame, nouns and features to none (then only numbers and brands are checked); `known_materials`
+    tells the guard which features are materials. `ood_frame`, the
     out-of-distribution set, is scored too (one tone per product, at most `eval_max_items` rows):
     its metrics are `ood_*`.
     """
@@ -239,6 +241,7 @@ def train_model(
                 "brands": sorted(known_brands),
                 "nouns": sorted(known_nouns or ()),
                 "features": sorted(known_features or ()),
+                "materials": sorted(known_materials or ()),  # which features are materials
             },
         }
         with staged_directory(output_dir) as staging:

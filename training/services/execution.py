@@ -361,6 +361,7 @@ def _train(training_run: TrainingRun, listener: ProgressListener | None) -> Trai
             recorder,
             dataset_info=_dataset_info(dataset_version),
             **vocabulary,
+            known_materials=VOCABULARY.all_materials,
             ood_frame=ood_frame,
         )
         if not recorder._runs().exists():  # cancelled during the final evaluation

@@ -135,6 +135,7 @@ class Command(BaseCommand):
                 Path(keep_model) if keep_model else Path(scratch) / "model",
                 progress,
                 **VOCABULARY.known_terms(frame),
+                known_materials=VOCABULARY.all_materials,
             )
             wall_seconds = time.perf_counter() - started
             bar.close()
