@@ -276,6 +276,9 @@ CREATIVEOPS = {
     "GATE_MIN_IMPROVEMENT_REL": env_float("GATE_MIN_IMPROVEMENT_REL", 0.0),
     "GATE_FIDELITY_TOLERANCE": env_float("GATE_FIDELITY_TOLERANCE", 0.02),
     "GATE_MAX_LATENCY_RATIO": env_float("GATE_MAX_LATENCY_RATIO", 1.5),
+    # Pass only when the paired bootstrap 95 % interval of the primary metric's change lies above the
+    # minimum improvement (registry/services/gate.py), not merely its mean.
+    "GATE_REQUIRE_SIGNIFICANT": env_bool("GATE_REQUIRE_SIGNIFICANT", True),
     "GOLDEN_SET_SEED": env_int("GOLDEN_SET_SEED", 20240601),
     "GOLDEN_SET_SIZE": env_int("GOLDEN_SET_SIZE", 200),
     "AUTO_PROMOTE": env_bool("AUTO_PROMOTE", False),

@@ -173,6 +173,7 @@ def version_comparison(version: ModelVersion) -> dict:
             for dataset in ("test", "golden")
         },
         "rules": evaluation.get("rules") or {},
+        "changes": _primary_changes(evaluation),
         "ood": version_ood_comparison(version),
         "sample_outputs": evaluation.get("sample_outputs") or [],
         "production_unavailable": evaluation.get("production_unavailable"),
@@ -181,7 +182,43 @@ def version_comparison(version: ModelVersion) -> dict:
 
 
 OOD_COMPARISON_METRICS = OOD_METRICS
-OOD_LOWER_IS_BETTER = {"foreign_brand_rate", "foreign_noun_rate"}
+OOD_LOWER_IS_BETTER = {"foreign_brand_rate", "foreign_noun_rate", "foreign_feature_rate"}
+
+
+def _primary_changes(evaluation: dict) -> list[dict]:
+    """Per set scored in pairs: the primary metric's change with its bootstrap interval, and the
+    change per category (where the candidate wins and loses), as the model version page shows them."""
+    metric = evaluation.get("primary_metric") or settings.CREATIVEOPS["PRIMARY_METRIC"]
+    changes = []
+    for dataset, label in (("test", "test split of its dataset"), ("golden", "golden set")):
+        scored = evaluation.get(dataset) or {}
+        interval = scored.get("interval")
+        if not interval:
+            continue
+        changes.append(
+            {
+                "dataset": label,
+                "metric": metric,
+                "delta": _number(interval["delta"], metric, signed=True),
+                "low": _number(interval["low"], metric, signed=True),
+                "high": _number(interval["high"], metric, signed=True),
+                "confidence": f"{interval['confidence']:.0%}",
+                "items": interval["items"],
+                "clears_zero": interval["low"] > 0 or interval["high"] < 0,
+                "categories": [
+                    {
+                        "category": row["category"],
+                        "items": row["items"],
+                        "candidate": _number(row["candidate"], metric),
+                        "production": _number(row["production"], metric),
+                        "delta": _number(row["delta"], metric, signed=True),
+                        "better": None if not row["delta"] else row["delta"] > 0,
+                    }
+                    for row in scored.get("breakdown") or []
+                ],
+            }
+        )
+    return changes
 
 
 def version_ood_comparison(version: ModelVersion) -> dict:

@@ -1,11 +1,18 @@
 """The evaluation gate: champion (production) and challenger (candidate) scored on the same rows.
 
-Both models are loaded from their verified artifacts and score the same stable, capped sample of
-the candidate dataset's test split and of the golden set (never trained on), and one tone of every
-product of the out-of-distribution set (real-world products, brands and kinds the generator never
-writes; never trained on). The rules are plain functions of the score dictionaries
+Both models are loaded from their verified artifacts and score the same rows: one tone of every
+product of the candidate dataset's test split and of the golden set (never trained on), and one tone
+of every product of the out-of-distribution set (real-world products, brands and kinds the generator
+never writes; never trained on). The rules are plain functions of the score dictionaries
 (`gate_rules_apply`), so they can be tested with hand-made numbers; `evaluate_candidate` only
 produces the scores and the side-by-side sample outputs.
+
+A difference of means on a few hundred items is partly the items drawn. Each item's primary metric is
+kept for both models, and the change is reported with a paired bootstrap interval
+(`training.ml.metrics.paired_bootstrap_interval`): with `GATE_REQUIRE_SIGNIFICANT` (the default) a
+candidate passes only when the interval's lower end clears the minimum improvement, so a gain the
+items could have produced by chance is a rejection that says so. The interval is also broken down by
+category (where the candidate wins and loses).
 
 On the out-of-distribution set the rule is absolute, not a comparison: a candidate that names a
 foreign brand in any creative (`foreign_brand_rate` above 0) is rejected, the first model too.
@@ -25,7 +32,7 @@ from django.conf import settings
 from products.generator import VOCABULARY
 from registry.models import ModelVersion
 
-GATE_SAMPLE_PRODUCTS = 64  # products per evaluation set: seconds on `tiny`, stable across versions
+GATE_SAMPLE_PRODUCTS = None  # products per evaluation set: all of them (one tone each)
 OOD_GATE_ROWS = 512  # one tone of every product of the out-of-distribution set (253 today)
 SAMPLE_OUTPUT_PRODUCTS = 5  # products shown side by side in the console
 DATASETS = ("test", "golden")
@@ -45,6 +52,7 @@ class GateThresholds:
     fidelity_tolerance: float
     max_latency_ratio: float
     primary_metric: str = "rouge_l"
+    require_significant: bool = False  # from settings: on by default (GATE_REQUIRE_SIGNIFICANT)
 
     @classmethod
     def from_settings(cls) -> GateThresholds:
@@ -55,6 +63,7 @@ class GateThresholds:
             fidelity_tolerance=config["GATE_FIDELITY_TOLERANCE"],
             max_latency_ratio=config["GATE_MAX_LATENCY_RATIO"],
             primary_metric=config["PRIMARY_METRIC"],
+            require_significant=config.get("GATE_REQUIRE_SIGNIFICANT", True),
         )
 
     def required_improvement(self, production_value: float) -> float:
@@ -122,6 +131,8 @@ def gate_rules_apply(
     outcomes: list[RuleOutcome] = []
     for name, pair in sets.items():
         outcomes.append(_primary_rule(name, pair, thresholds))
+        if thresholds.require_significant and pair.get("interval") and pair.get("production"):
+            outcomes.append(_significance_rule(name, pair, thresholds))
         outcomes.append(_fidelity_rule(name, pair, thresholds))
     outcomes.append(_latency_rule(sets, thresholds))
     if ood_outcome is not None:
@@ -144,6 +155,56 @@ def _primary_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleO
         f"({delta:+.3f} {sign} {required:.3f})"
     )
     return RuleOutcome(f"{metric} on {dataset}", passed, text, candidate, production, delta, required)
+
+
+def _significance_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleOutcome:
+    """The interval of the primary metric's change must lie above the minimum improvement."""
+    metric, interval = thresholds.primary_metric, pair["interval"]
+    required = thresholds.required_improvement(float(pair["production"][metric]))
+    low, high = float(interval["low"]), float(interval["high"])
+    passed = low >= required - 1e-12
+    described = (
+        f"{metric} {interval['delta']:+.3f}, {interval['confidence']:.0%} CI {low:+.3f} … {high:+.3f} "
+        f"on {interval['items']} {dataset} items"
+    )
+    if passed:
+        text = f"{described} (lower end ≥ {required:+.3f})"
+    else:
+        text = f"{described}: the lower end is below {required:+.3f}, so the change may be noise"
+    # delta: the interval's lower end, the figure held against the limit
+    return RuleOutcome(f"{metric} interval on {dataset}", passed, text, None, None, low, required)
+
+
+def paired_comparison(candidate_items: list[dict], production_items: list[dict], metric: str) -> dict:
+    """The bootstrap interval of `metric`'s change over the items both models scored, and the change
+    per category: {"interval": {...}, "breakdown": [{category, items, candidate, production, delta}]}."""
+    from training.ml.metrics import paired_bootstrap_interval
+
+    production_by_key = {(item["sku"], item["tone"]): item for item in production_items}
+    pairs = [
+        (item, production_by_key[(item["sku"], item["tone"])])
+        for item in candidate_items
+        if (item["sku"], item["tone"]) in production_by_key
+    ]
+    if not pairs:
+        return {}
+    interval = paired_bootstrap_interval(
+        [mine[metric] for mine, _ in pairs], [theirs[metric] for _, theirs in pairs]
+    )
+    by_category: dict[str, list[tuple[float, float]]] = {}
+    for mine, theirs in pairs:
+        by_category.setdefault(mine.get("category") or "—", []).append((mine[metric], theirs[metric]))
+    breakdown = [
+        {
+            "category": category,
+            "items": len(values),
+            "candidate": sum(value for value, _ in values) / len(values),
+            "production": sum(value for _, value in values) / len(values),
+            "delta": sum(mine - theirs for mine, theirs in values) / len(values),
+        }
+        for category, values in sorted(by_category.items())
+    ]
+    return {"interval": interval, "breakdown": breakdown}
 
 
 def _fidelity_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleOutcome:
@@ -191,8 +252,10 @@ def _first_model_reason(sets: dict[str, dict], thresholds: GateThresholds, label
 # --- Scoring both models on the same rows ------------------------------------------------------------
 
 
-def stable_product_sample(frame: pd.DataFrame, *, split: str | None, products: int = GATE_SAMPLE_PRODUCTS):
-    """One row (one tone) for each of up to `products` products of `split`, chosen by hashes.
+def stable_product_sample(
+    frame: pd.DataFrame, *, split: str | None, products: int | None = GATE_SAMPLE_PRODUCTS
+):
+    """One row (one tone) for each product of `split` (or up to `products` of them), chosen by hashes.
 
     Products are ranked by a hash of the sku and each keeps the tone with the lowest hash of
     (sku, tone), so tones are spread evenly, the same frame always gives the same rows, and a
@@ -217,15 +280,15 @@ def _hash(*parts) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def _score(generator, sample: pd.DataFrame, vocabulary: dict) -> dict | None:
+def _score(generator, sample: pd.DataFrame, vocabulary: dict) -> tuple[dict, list[dict]]:
+    """(the metrics, each row's own scores) of `generator` on `sample`."""
     from training.ml.evaluate import evaluate_generator
 
-    if sample.empty:
-        return None
     scores = evaluate_generator(generator, sample, split="test", **vocabulary)
     if "latency_ms_mean" not in scores and "latency_ms_per_item" in scores:
         scores["latency_ms_mean"] = scores["latency_ms_per_item"]
-    return {key: value for key, value in scores.items() if isinstance(value, int | float)}
+    metrics = {key: value for key, value in scores.items() if isinstance(value, int | float)}
+    return metrics, scores.get("per_item", [])
 
 
 def _score_ood(generator, frame: pd.DataFrame, vocabulary: dict) -> dict:
@@ -354,11 +417,14 @@ def _evaluate(
         for generator in (candidate, champion):
             if generator is not None:
                 _warm_up(generator, sample)
+        candidate_scores, candidate_items = _score(candidate, sample, vocabulary)
+        production_scores, production_items = _score(champion, sample, vocabulary) if champion else (None, [])
         scores[name] = {
-            "candidate": _score(candidate, sample, vocabulary),
-            "production": _score(champion, sample, vocabulary) if champion else None,
+            "candidate": candidate_scores,
+            "production": production_scores,
             "products": int(sample["sku"].nunique()),
             "rows": len(sample),
+            **paired_comparison(candidate_items, production_items, thresholds.primary_metric),
         }
     if not scores:
         raise ValueError("neither the test split nor the golden set has rows to evaluate on")

@@ -32,9 +32,24 @@ def evaluation_for(
     def scores(value: float) -> dict:
         return {"rouge_l": value, "fact_fidelity": 0.95, "distinct_2": 0.5, "latency_ms_mean": 10.0}
 
+    def paired(candidate: float, champion: float) -> dict:  # the gate's interval and per-category change
+        delta = candidate - champion
+        interval = {"delta": delta, "low": delta - 0.02, "high": delta + 0.02, "items": 64}
+        interval["confidence"] = 0.95
+        category = {"category": "Toys", "items": 64, "candidate": candidate, "production": champion}
+        return {"interval": interval, "breakdown": [{**category, "delta": delta}]}
+
     return {
-        "test": {"candidate": scores(test), "production": scores(production[0]) if production else None},
-        "golden": {"candidate": scores(golden), "production": scores(production[1]) if production else None},
+        "test": {
+            "candidate": scores(test),
+            "production": scores(production[0]) if production else None,
+            **(paired(test, production[0]) if production else {}),
+        },
+        "golden": {
+            "candidate": scores(golden),
+            "production": scores(production[1]) if production else None,
+            **(paired(golden, production[1]) if production else {}),
+        },
         "rules": {"rouge_l on test": {"passed": True}} if production else {},
         "production_version": against,
         "sample_outputs": [],

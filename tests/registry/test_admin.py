@@ -114,6 +114,10 @@ def test_detail_page_compares_the_version_with_production_side_by_side(
     assert "Compared with production on the same data" in html
     assert "<td>0.430</td>" in html and "<td>0.400</td>" in html and "+0.030" in html  # test split
     assert "<td>0.410</td>" in html and "<td>0.380</td>" in html  # golden set
+    # the change with its bootstrap interval, and where it comes from
+    change = "rouge_l on the test split of its dataset: +0.030, 95% interval +0.010 … +0.050 on 64 items"
+    assert change in html
+    assert "the interval does not include 0" in html and "<td>Toys</td><td>64</td>" in html
     assert "Ridgeway backpack, 30 L" in html and "A backpack" in html  # both models, same product
     assert "<svg" in html and "rouge_l by version of creative-generator" in html
     assert "Event history" in html

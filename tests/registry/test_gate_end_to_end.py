@@ -36,8 +36,13 @@ def test_candidate_and_production_are_scored_on_the_same_rows(tiny_artifacts, ca
 
     evaluation = decision.evaluation
     test_products = catalog_frame[catalog_frame["split"] == "test"]["sku"].nunique()
-    assert evaluation["test"]["rows"] == test_products  # one row per test product (fewer than the cap)
-    assert evaluation["golden"]["rows"] == 64  # the golden set is capped at 64 products
+    assert evaluation["test"]["rows"] == test_products  # one row for every test product
+    assert evaluation["golden"]["rows"] == golden_frame["sku"].nunique()  # every golden product, one tone
+    for dataset in ("test", "golden"):  # each item scored by both: the change with its interval
+        interval, breakdown = evaluation[dataset]["interval"], evaluation[dataset]["breakdown"]
+        assert interval["items"] == evaluation[dataset]["rows"] and interval["confidence"] == 0.95
+        assert interval["low"] <= interval["delta"] <= interval["high"]
+        assert sum(row["items"] for row in breakdown) == interval["items"]
     for dataset in ("test", "golden"):
         candidate, champion = evaluation[dataset]["candidate"], evaluation[dataset]["production"]
         assert candidate["items"] == champion["items"] == evaluation[dataset]["rows"]

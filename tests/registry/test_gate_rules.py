@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import random
+import re
 
-from registry.services.gate import GateThresholds, gate_rules_apply, stable_product_sample
+import pytest
+from pytest import approx
+
+from registry.services.gate import GateThresholds, gate_rules_apply, paired_comparison, stable_product_sample
 
 DEFAULT = GateThresholds(
     min_improvement_abs=0.0, min_improvement_rel=0.0, fidelity_tolerance=0.02, max_latency_ratio=1.5
@@ -217,3 +221,74 @@ def test_the_first_model_is_rejected_for_a_foreign_brand_on_the_out_of_distribut
     )
     assert list(rules) == ["foreign brands on ood"]
     assert gate_rules_apply(scores={**first, "ood": ood(0.0)}, thresholds=DEFAULT)[0] == "candidate"
+
+
+# --- A gate that knows noise: the paired bootstrap interval of the primary metric --------------------
+
+SIGNIFICANT = GateThresholds(
+    min_improvement_abs=0.0,
+    min_improvement_rel=0.0,
+    fidelity_tolerance=0.02,
+    max_latency_ratio=1.5,
+    require_significant=True,
+)
+
+
+def _items(values: list[float]) -> list[dict]:
+    return [
+        {"sku": f"SKU-{i}", "tone": "bold", "category": "Toys" if i % 2 else "Garden", "rouge_l": value}
+        for i, value in enumerate(values)
+    ]
+
+
+def _paired(gain: float, noise: float, items: int = 400, seed: int = 1) -> dict:
+    """A test set whose candidate differs from production by `gain` ± `noise` per item."""
+    rng = random.Random(seed)
+    production = [rng.uniform(0.2, 0.6) for _ in range(items)]
+    # ± noise in turn: the mean change is exactly `gain`, the spread `noise`
+    candidate = [value + gain + (noise if index % 2 else -noise) for index, value in enumerate(production)]
+    pair = both(scores(sum(candidate) / items, 0.99, 10.0), scores(sum(production) / items, 0.99, 10.0))
+    return {**pair, **paired_comparison(_items(candidate), _items(production), "rouge_l")}
+
+
+def test_a_tiny_noisy_gain_is_rejected_with_the_interval_in_the_reason():
+    status, reason, rules = gate_rules_apply(scores={"test": _paired(0.002, 0.08)}, thresholds=SIGNIFICANT)
+
+    assert rules["rouge_l on test"]["passed"]  # the mean alone went up
+    assert not rules["rouge_l interval on test"]["passed"]
+    assert status == "rejected"
+    shape = r"rouge_l \+0\.\d{3}, 95% CI -0\.\d{3} … \+0\.\d{3} on 400 test items: the lower end"
+    assert re.search(shape, reason)
+    assert "the change may be noise" in reason and "(failed: rouge_l interval on test)" in reason
+
+
+def test_a_clear_gain_passes_with_its_interval_and_the_rule_can_be_switched_off():
+    pair = _paired(0.05, 0.02)
+    status, reason, rules = gate_rules_apply(scores={"test": pair}, thresholds=SIGNIFICANT)
+    assert status == "candidate"
+    interval = pair["interval"]
+    assert 0.045 < interval["low"] < interval["delta"] < interval["high"] < 0.055
+    described = f"95% CI {interval['low']:+.3f} … {interval['high']:+.3f} on 400 test items"
+    assert f"{described} (lower end ≥ +0.000)" in reason
+
+    noisy = _paired(0.002, 0.08)
+    assert gate_rules_apply(scores={"test": noisy}, thresholds=DEFAULT)[0] == "candidate"  # rule off
+
+
+def test_the_comparison_pairs_items_by_product_and_tone_and_breaks_the_change_down_by_category():
+    candidate = _items([0.5, 0.7, 0.4, 0.9])
+    production = list(reversed(_items([0.4, 0.5, 0.4, 0.5])))  # another order: paired by key
+    unpaired = {"sku": "X", "tone": "bold", "rouge_l": 1}
+    comparison_ = paired_comparison(candidate, [*production, unpaired], "rouge_l")
+    assert comparison_["interval"]["items"] == 4
+    assert comparison_["interval"]["delta"] == pytest.approx((0.1 + 0.2 + 0.0 + 0.4) / 4)
+    assert comparison_["breakdown"] == [
+        {"category": "Garden", "items": 2, "candidate": 0.45, "production": 0.4, "delta": approx(0.05)},
+        {"category": "Toys", "items": 2, "candidate": 0.8, "production": 0.5, "delta": approx(0.3)},
+    ]
+
+
+def test_the_rule_is_on_by_default(settings):
+    assert GateThresholds.from_settings().require_significant is True
+    settings.CREATIVEOPS = {**settings.CREATIVEOPS, "GATE_REQUIRE_SIGNIFICANT": False}
+    assert GateThresholds.from_settings().require_significant is False

@@ -103,7 +103,7 @@ def test_a_rejected_candidate_gets_a_reject_event(tiny_artifacts, small_sets, op
     v2 = model_version_register(training_run=run_for(tiny_artifacts, small_sets))
 
     assert (v2.version, v2.status, v2.gate_passed) == (2, "rejected", False)
-    assert "(failed: rouge_l on test, rouge_l on golden" in v2.gate_reason
+    assert "(failed: rouge_l on test, rouge_l interval on test, rouge_l on golden" in v2.gate_reason
     assert events()[-2:] == [("register", 1, 2, "system"), ("reject", 1, 2, "system")]
     assert RegistryEvent.objects.first().reason == f"Rejected by the evaluation gate: {v2.gate_reason}"
 

@@ -19,7 +19,15 @@ from training.ml.formatting import (
     parse_generation,
     source_text,
 )
-from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, numbers_in, rouge_l_f1, word_tokens
+from training.ml.metrics import (
+    FactChecker,
+    distinct_n,
+    fact_fidelity,
+    numbers_in,
+    paired_bootstrap_interval,
+    rouge_l_f1,
+    word_tokens,
+)
 from training.ml.number_guard import NumberGuard
 from training.ml.tokenizer import TONE_TOKENS, train_tokenizer
 
@@ -214,3 +222,18 @@ def test_number_guard_only_lets_input_numbers_through():
     assert _allowed_after(guard, tokenizer, "1") == ({".", ","}, False)  # 1.7 or 1,200, not "1" itself
     assert _allowed_after(guard, tokenizer, ",") == ({"2"}, False)
     assert _allowed_after(guard, tokenizer, "200") == ({".", ","}, True)
+
+
+def test_the_paired_bootstrap_interval_matches_the_binomial_reference():
+    """Differences of 1 on half the items and 0 on the other half: the bootstrap mean is a binomial
+    proportion of 100 draws, whose central 95 % lies within 0.40 … 0.60 (normal approximation
+    0.5 ± 1.96 × 0.05); the estimate is seeded, so the same scores give the same interval."""
+    candidate, production = [1.0] * 50 + [0.0] * 50, [0.0] * 100
+    interval = paired_bootstrap_interval(candidate, production, seed=7, resamples=4000)
+    assert interval["delta"] == 0.5 and interval["items"] == 100
+    assert 0.39 <= interval["low"] <= 0.41 and 0.59 <= interval["high"] <= 0.61
+    assert paired_bootstrap_interval(candidate, production, seed=7, resamples=4000) == interval
+    constant = paired_bootstrap_interval([0.3] * 20, [0.1] * 20)
+    assert constant["low"] == pytest.approx(0.2) and constant["high"] == pytest.approx(0.2)
+    with pytest.raises(ValueError):
+        paired_bootstrap_interval([0.1], [0.1, 0.2])

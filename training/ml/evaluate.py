@@ -12,7 +12,7 @@ import pandas as pd
 from training.ml.data import encode_rows, prepare_frame, split_rows, stable_order_key
 from training.ml.formatting import creative_text, source_text
 from training.ml.generator import CreativeGenerator
-from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, mean_rouge_l
+from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, mean_rouge_l, rouge_l_f1
 from training.ml.modeling import mean_target_loss, perplexity
 
 PRIMARY_METRIC = "rouge_l"
@@ -58,6 +58,16 @@ def score_creatives(
     references = [creative_text(row) for row in rows]
     return {
         "rouge_l": mean_rouge_l(outputs, references),
+        # each row's own score, for paired comparisons of two models on the same rows
+        "per_item": [
+            {
+                "sku": str(row["sku"]),
+                "tone": row["tone"],
+                "category": _text_or_none(row.get("category")),
+                "rouge_l": rouge_l_f1(output, reference),
+            }
+            for row, output, reference in zip(rows, outputs, references, strict=True)
+        ],
         "fact_fidelity": fact_fidelity(
             outputs,
             [source_text(product_item(row)) for row in rows],
