@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
+from training.ml.channels import display_width
 from training.ml.tokenizer import (
     BRAND_SLOT,
     EOS,
@@ -37,6 +38,7 @@ from training.ml.tokenizer import (
 )
 
 IGNORE_INDEX = -100
+OUTPUT_FIELDS = ("headline", "body", "cta")  # in the order the model writes them
 PROMPT_FIELDS = ("brand", "category", "title", "price")  # then the description, then the tone
 
 
@@ -302,6 +304,7 @@ def creative_from_tokens(
     brand: str | None,
     erasures: Erasures | None = None,
     noun: str | None = None,
+    limits: Mapping[str, int | None] | None = None,
 ) -> dict[str, str]:
     """{headline, body, cta} from generated ids, split at the marker *tokens* (text that merely looks
     like a marker stays text), with each slot token written as the item's own value (`brand`, `noun`).
@@ -311,7 +314,9 @@ def creative_from_tokens(
     so the last word of the field it was writing is dropped; a cut word never ends a field. What the
     fact guard took out (`erasures`) becomes a space, or the input's own feature that stands in for
     it; where nothing could stand in for a foreign feature, its clause goes too (see
-    `without_marked_clauses`).
+    `without_marked_clauses`). With `limits` (a field's maximum display width, see budget.py), a field
+    still over its limit loses whole words from its end, and one that was cut ends after its last
+    whole sentence when it has one (`fit_to_width`).
     """
     erasures = erasures or Erasures()
     field_of = {token: name for name, token in ids.outputs.items()}
@@ -348,18 +353,44 @@ def creative_from_tokens(
         texts = {name: without_marked_clauses(text) for name, text in texts.items()}
     if erasures.steps:  # "the Fender , built": no space is left before the punctuation that followed a term
         texts = {name: _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text) for name, text in texts.items()}
+    for name, limit in (limits or {}).items():
+        if limit is not None and name in texts:
+            texts[name] = fit_to_width(texts[name], limit, cut=name in erasures.cut)
     return texts
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_TRAILING_JOINERS = " ,;:-\u2013\u2014&+/"
+
+
+def fit_to_width(text: str, limit: int, *, cut: bool = False) -> str:
+    """`text` within `limit` display columns, by whole words: words leave its end until it fits. A
+    text that lost words here, or was `cut` while it was written, ends after its last whole sentence
+    when it has one, else without a dangling comma or dash."""
+    words = text.split(" ")
+    while words and display_width(" ".join(words)) > limit:
+        words.pop()
+        cut = True
+    text = " ".join(words)
+    if cut:
+        ends = list(_SENTENCE_END.finditer(text))
+        if ends and ends[-1].end() < len(text):
+            text = text[: ends[-1].end()]
+        text = text.rstrip(_TRAILING_JOINERS)
+    return text
 
 
 @dataclass(frozen=True)
 class Erasures:
-    """What the fact guard took out of one row, by step index: the steps of erased foreign terms,
+    """What the fact guard (and a character budget) took out of one row, by step index: the steps of
+    erased foreign terms and of a word the budget may have cut,
     those of a foreign feature that nothing could stand in for (their clause goes), and where the
     input's own feature stands in for one (the step of the term's first token -> the phrase)."""
 
     steps: frozenset[int] = frozenset()
     claims: frozenset[int] = frozenset()
     substitutes: Mapping[int, str] = field(default_factory=dict)
+    cut: frozenset[str] = frozenset()  # fields a character budget ended (budget.py)
 
 
 CLAIM_MARK = "\x00"  # where the fact guard took out a foreign feature; never in decoded text

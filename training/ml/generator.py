@@ -6,6 +6,7 @@ Training evaluates through this class too, so the artifact is written and read b
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import math
 import threading
@@ -17,8 +18,10 @@ import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from training.ml.artifact import verify_artifact
+from training.ml.budget import FieldBudget, piece_widths
 from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
 from training.ml.formatting import (
+    OUTPUT_FIELDS,
     Erasures,
     Slots,
     SpecialIds,
@@ -55,6 +58,7 @@ class GenerationRequest:
     num_variants: int = 1
     max_new_tokens: int = 64
     seed: int | None = None
+    limits: Mapping[str, int | None] | None = None  # a field's maximum display width (budget.py)
 
     @property
     def rows(self) -> int:
@@ -68,6 +72,11 @@ class GenerationRequest:
             raise ValueError(f"num_variants must be an integer from 1 to 16, got {self.num_variants!r}")
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise ValueError(f"max_new_tokens must be an integer from 1 to {MAX_NEW_TOKENS_LIMIT}")
+        for name, limit in (self.limits or {}).items():
+            if name not in OUTPUT_FIELDS:
+                raise ValueError(f"limits name unknown field {name!r}; fields: {', '.join(OUTPUT_FIELDS)}")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+                raise ValueError(f"the limit of {name} must be a positive integer, got {limit!r}")
         return tones
 
 
@@ -126,7 +135,10 @@ class CreativeGenerator:
         self._fact_index = (
             FactVocabularyIndex(self.fact_checker, vocabulary.get("materials") or ()) if fact_guard else None
         )
-        self._pieces = token_pieces(tokenizer) if self._fact_index else None
+        pieces = token_pieces(tokenizer)
+        self._pieces = pieces if self._fact_index else None
+        self._piece_widths = piece_widths(pieces)  # for character budgets (budget.py)
+        self._starts_word = [piece[:1].isspace() for piece in pieces]
         self._special = set(tokenizer.all_special_ids) | {
             token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special
         }
@@ -171,13 +183,14 @@ class CreativeGenerator:
         num_variants: int = 1,
         max_new_tokens: int = 64,
         seed: int | None = None,
+        limits: Mapping[str, int | None] | None = None,
     ) -> list[list[dict]]:
         """For each item, `num_variants` creatives `{tone, headline, body, cta}`.
 
         `tone` is one tone for all items or one per item. All items x variants decode together in one
         left-padded batch (split only beyond `max_batch_rows` rows, to bound memory).
         """
-        request = GenerationRequest(items, tone, num_variants, max_new_tokens, seed)
+        request = GenerationRequest(items, tone, num_variants, max_new_tokens, seed, limits)
         return self.generate_many([request])[0]
 
     def generate_many(self, requests: Sequence[GenerationRequest]) -> list[list[list[dict]]]:
@@ -185,6 +198,7 @@ class CreativeGenerator:
         each request gets exactly what `generate` gives it alone (see GenerationRequest)."""
         checked = [(request, request.validated_tones()) for request in requests]
         prompts, sources, brands, slots, sampled, limits, streams = [], [], [], [], [], [], []
+        field_limits: list[Mapping[str, int | None] | None] = []
         for stream, (request, tones) in enumerate(checked):
             for item, item_tone in zip(request.items, tones, strict=True):
                 prompt = encode_prompt(
@@ -196,6 +210,7 @@ class CreativeGenerator:
                 slots += [self.special_ids.slots_of(item)] * request.num_variants
                 sampled += [variant > 0 for variant in range(request.num_variants)]
             limits += [request.max_new_tokens] * request.rows
+            field_limits += [request.limits] * request.rows
             streams += [stream] * request.rows
         threads = self.batch_threads if len(prompts) >= BATCH_THREADS_MIN_ROWS else None
         with self._lock, torch.inference_mode(), _at_least_threads(threads):
@@ -212,7 +227,7 @@ class CreativeGenerator:
                 random = _RequestStreams(streams[rows], generators, self.device)
                 tokens, dropped = self._decode(
                     prompts[rows], sources[rows], brands[rows], slots[rows], sampled[rows], limits[rows],
-                    random,
+                    random, field_limits[rows],
                 )  # fmt: skip
                 generated += tokens
                 erased += dropped
@@ -228,6 +243,7 @@ class CreativeGenerator:
                         brands[row + index],
                         erased[row + index],
                         noun=slots[row + index].noun,
+                        limits=request.limits,
                     ),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])
@@ -250,6 +266,7 @@ class CreativeGenerator:
         sampled: list[bool],
         max_new_tokens: list[int],
         random: _RequestStreams,
+        field_limits: Sequence[Mapping[str, int | None] | None] = (),
     ) -> tuple[list[list[int]], list[Erasures]]:
         """(tokens, what the fact guard took out) per row. One forward pass per
         step for the whole batch, reusing the KV cache; rows that have written their end token leave
@@ -290,6 +307,14 @@ class CreativeGenerator:
             else None
         )
         fields = _FieldOrder(self.special_ids, slots, self.device)
+        budget = FieldBudget(
+            self.special_ids,
+            self._piece_widths,
+            self._starts_word,
+            list(field_limits) or [None] * rows,
+            [self.special_ids.fills(row_slots) for row_slots in slots],
+            self.device,
+        )
         collected: list[list[int]] = [[] for _ in range(rows)]
         active = list(range(rows))  # the prompt row of each row still in the batch
         for step in range(max(max_new_tokens)):
@@ -298,6 +323,7 @@ class CreativeGenerator:
             fields.mask(logits)
             if guard is not None:
                 guard.mask(logits)
+            budget.mask(logits)  # last: what the model wants among the tokens the other rules allow
             # Finished rows draw nothing: a request's random stream then never depends on its neighbours.
             drawing = sample_rows & ~finished
             next_tokens = self._choose(logits, drawing, random)
@@ -306,6 +332,7 @@ class CreativeGenerator:
             fields.advance(next_tokens)
             if guard is not None:
                 guard.advance(chosen)
+            budget.advance(chosen)
             if facts is not None:
                 facts.advance(chosen)
             for row, token in zip(active, chosen, strict=True):
@@ -332,6 +359,7 @@ class CreativeGenerator:
                     guard.select(kept)
                 if facts is not None:
                     facts.select(kept)
+                budget.select(kept)
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
             position_ids = position_ids[:, -1:] + 1
             outputs = self.model(
@@ -346,9 +374,15 @@ class CreativeGenerator:
             _until_eos(row_tokens[:limit], self.special_ids.eos)
             for row_tokens, limit in zip(collected, max_new_tokens, strict=True)
         ]
-        if facts is None:
-            return tokens, [Erasures() for _ in range(rows)]
-        return tokens, [facts.erasures(row) for row in range(rows)]
+        erasures = [facts.erasures(row) if facts is not None else Erasures() for row in range(rows)]
+        return tokens, [
+            dataclasses.replace(
+                erased,
+                steps=erased.steps | budget.dropped(row),
+                cut=frozenset(budget.cut_fields(row)),
+            )
+            for row, erased in enumerate(erasures)
+        ]
 
     def _choose(
         self, logits: torch.Tensor, sample_rows: torch.Tensor, random: _RequestStreams
