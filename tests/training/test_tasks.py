@@ -237,4 +237,6 @@ def test_benchmark_command_prints_the_three_tables():
     assert "(b) End to end, preset tiny on 12 products" in text
     assert "(c) Quality on the test split" in text
     assert "rouge_l" in text and "copy-the-title baseline" in text
+    assert "(e) Test split" in text
+    assert re.search(r"limited creatives within every limit\s+1\.0000", text)  # by construction
     assert not TrainingRun.objects.exists()

@@ -28,6 +28,7 @@ _EXPORTS = {
     "evaluation_rows": "evaluate",
     "OOD_METRICS": "metrics",
     "evaluate_out_of_distribution": "evaluate",
+    "evaluate_within_limits": "evaluate",
     "parse_generation": "formatting",
     "CreativeGenerator": "generator",
     "benchmark_training": "hf_trainer_baseline",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         copy_title_baseline,
         evaluate_generator,
         evaluate_out_of_distribution,
+        evaluate_within_limits,
         evaluation_rows,
     )
     from training.ml.formatting import parse_generation
@@ -95,6 +97,7 @@ __all__ = [
     "distinct_n",
     "evaluate_generator",
     "evaluate_out_of_distribution",
+    "evaluate_within_limits",
     "evaluation_rows",
     "fact_fidelity",
     "parse_generation",

@@ -39,12 +39,16 @@ from training.ml import (
     TrainingConfig,
     benchmark_training,
     evaluate_out_of_distribution,
+    evaluate_within_limits,
     train_model,
 )
 from training.services.ood import ood_frame_in_memory
 
 CATALOG_SEED = 7
 TRAINING_SECONDS_TARGET = 180
+# A responsive search ad's headline and description (training/ml/channels.py, google_search)
+SEARCH_AD_LIMITS = {"headline": 30, "body": 90}
+PLURALS = {"headline": "headlines", "body": "bodies", "cta": "calls to action"}
 
 
 class Command(BaseCommand):
@@ -101,9 +105,11 @@ class Command(BaseCommand):
             else self._throughput(frame, config, options["max_steps"] or options["throughput_steps"])
         )
         ood_frame = ood_frame_in_memory()
-        wall_seconds, metrics, ood = self._end_to_end(frame, config, ood_frame, options["keep_model"])
+        keep_model = options["keep_model"]
+        wall_seconds, metrics, ood, limited = self._end_to_end(frame, config, ood_frame, keep_model)
         self._print(throughput, wall_seconds, metrics, options["products"], config)
         self._print_targets(wall_seconds, metrics, ood, ood_frame)
+        self._print_limits(limited)
 
     def _throughput(self, frame: pd.DataFrame, config: TrainingConfig, steps: int) -> dict:
         self.stdout.write(
@@ -147,7 +153,38 @@ class Command(BaseCommand):
                 tones_per_product=None,
                 batch_size=config.eval_batch_size,
             )
-            return wall_seconds, result.metrics, ood
+            self.stdout.write("(e) the test split within a search ad's limits…")
+            limited = evaluate_within_limits(
+                CreativeGenerator.load(result.artifact_dir),
+                frame,
+                SEARCH_AD_LIMITS,
+                max_items=config.eval_max_items,
+                batch_size=config.eval_batch_size,
+            )
+            return wall_seconds, result.metrics, ood, limited
+
+    def _print_limits(self, limited: dict) -> None:
+        self.stdout.write("")
+        self.stdout.write(
+            f"(e) Test split ({limited['items']} creatives) written within a search ad's limits "
+            f"{SEARCH_AD_LIMITS} (CreativeGenerator.generate(limits=...); the model is not trained "
+            "per channel)"
+        )
+        rows = [
+            *[[f"free creatives: share of {PLURALS[name]} over {SEARCH_AD_LIMITS[name]}", share]
+              for name, share in limited["free_over_limit"].items()],
+            ["limited creatives within every limit", limited["compliance"]],
+            *[[f"limited: mean {name} width", width] for name, width in limited["mean_width"].items()],
+            *[[f"limited: share of empty {PLURALS[name]}", e] for name, e in limited["empty"].items()],
+            ["ROUGE-L limited / free / copy-the-title cut to the limits",
+             f"{limited['rouge_l']:.4f} / {limited['free_rouge_l']:.4f} / {limited['baseline_rouge_l']:.4f}"],
+            ["seconds limited / free (same rows)",
+             f"{limited['limited_seconds']:.2f} / {limited['free_seconds']:.2f} = "
+             f"{limited['limited_seconds'] / max(limited['free_seconds'], 1e-9):.2f}x"],
+        ]  # fmt: skip
+        self.stdout.write(text_table(["measure", "value"], rows))
+        for row in limited["sample"]:
+            self.stdout.write(f"  e.g. {row['title'][:50]}: {row['headline']} | {row['body']}")
 
     def _print(
         self, throughput: dict | None, wall_seconds: float, metrics: dict, products: int, config
