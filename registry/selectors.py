@@ -129,7 +129,15 @@ def primary_metric_history(name: str) -> dict:
     }
 
 
-COMPARISON_METRICS = ("rouge_l", "fact_fidelity", "distinct_2", "latency_ms_mean", "loss", "perplexity")
+COMPARISON_METRICS = (
+    "rouge_l",
+    "fact_fidelity",
+    "lint_pass_rate",
+    "distinct_2",
+    "latency_ms_mean",
+    "loss",
+    "perplexity",
+)
 LOWER_IS_BETTER = {"latency_ms_mean", "loss", "perplexity"}
 
 

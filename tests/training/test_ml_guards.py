@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from training.ml.formatting import creative_text, parse_generation, source_text, without_marked_clauses
 from training.ml.generator import CreativeGenerator
 from training.ml.metrics import FactChecker
+from training.ml.policy_lint import lint_creative
 from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, train_tokenizer
 
 KNOWN_BRANDS = ["Orbit", "Nova", "Barkley Bay", "Acme", "Acme Pro", "Brightblock"]
@@ -67,6 +68,8 @@ ADVERSARIAL_TEXTS = [
     "<|headline|> Meet the Barkley Bay, 120 cm art kits by Nova<|body|> $14.50 or 14.55<|eos|>",
     f"<|headline|>{NOUN_SLOT} by{BRAND_SLOT}<|body|> The Nova{NOUN_SLOT} kettle, {NOUN_SLOT}s $849.9<|eos|>",
     "<|body|> Made from organic cotton, with touch controls. Stainless steel and cotton single-coil pickups!",
+    "<|headline|> The BEST Fender!!<|body|> Guaranteed USB-C fun?! Click here, the #1 pick.<|cta|> Buy"
+    " NOW!!<|eos|>",
 ]
 
 
@@ -160,6 +163,8 @@ def test_every_output_names_only_its_own_brands_nouns_and_numbers(
             assert checker.foreign_nouns(text, source) == [], (text, source)
             assert checker.foreign_numbers(text, source) == [], (text, source)
             assert checker.foreign_features(text, source) == [], (text, source)
+            fields = {name: creative[name] for name in ("headline", "body", "cta")}
+            assert lint_creative(fields, source) == [], (fields, source)  # what ad platforms disapprove
             assert "\x00" not in text, text
             assert BRAND_SLOT not in text and NOUN_SLOT not in text, text  # every slot written out
 
@@ -282,6 +287,24 @@ def test_a_foreign_feature_goes_with_its_clause(tokenizer, checker):
 )
 def test_without_marked_clauses(text, kept):
     assert without_marked_clauses(text) == kept
+
+
+def test_claims_ad_platforms_disapprove_go_with_their_clause_and_marks_are_not_repeated(tokenizer):
+    generator = _generator(tokenizer, 0, 1000.0)
+    generator.model.scripts = [tokenizer.encode(ADVERSARIAL_TEXTS[-1], add_special_tokens=False)]
+    creative = generator.generate([ITEMS[0]], "bold", max_new_tokens=60)[0][0]
+    # "BEST" and "NOW" (capitals the input does not use), "Guaranteed", "Click here", "#1": gone with
+    # their clauses; "!!" and "?!" keep their first mark
+    assert (
+        creative == {"tone": "bold", "headline": "", "body": "", "cta": ""}
+        or lint_creative(
+            {name: creative[name] for name in ("headline", "body", "cta")}, source_text(ITEMS[0])
+        )
+        == []
+    )
+    supported = {**ITEMS[0], "description": "The BEST guitar, with USB output. Buy NOW!"}
+    kept = generator.generate([supported], "bold", max_new_tokens=60)[0][0]
+    assert (kept["headline"], kept["cta"]) == ("The BEST Fender!", "Buy NOW!")  # the input says so itself
 
 
 def test_a_number_cut_by_the_token_limit_is_dropped_not_shortened(tokenizer, checker):

@@ -11,10 +11,11 @@ import pandas as pd
 
 from training.ml.channels import display_width
 from training.ml.data import encode_rows, prepare_frame, split_rows, stable_order_key
-from training.ml.formatting import creative_text, fit_to_width, source_text
+from training.ml.formatting import OUTPUT_FIELDS, creative_text, fit_to_width, source_text
 from training.ml.generator import CreativeGenerator
 from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, mean_rouge_l, rouge_l_f1
 from training.ml.modeling import mean_target_loss, perplexity
+from training.ml.policy_lint import lint_creative
 
 PRIMARY_METRIC = "rouge_l"
 """The metric the registry gates on: mean ROUGE-L F1 of the greedy creative against the reference.
@@ -57,6 +58,7 @@ def score_creatives(
     """ROUGE-L F1, fact fidelity and distinct-2 of creatives against their rows' references."""
     outputs = [creative_text(creative) for creative in creatives]
     references = [creative_text(row) for row in rows]
+    sources = [source_text(product_item(row)) for row in rows]
     return {
         "rouge_l": mean_rouge_l(outputs, references),
         # each row's own score, for paired comparisons of two models on the same rows
@@ -71,13 +73,19 @@ def score_creatives(
         ],
         "fact_fidelity": fact_fidelity(
             outputs,
-            [source_text(product_item(row)) for row in rows],
+            sources,
             [row.get("brand") for row in rows],
             known_brands,
             known_nouns,
             known_features,
         ),
         "distinct_2": distinct_n(outputs, 2),
+        # share with no ad-policy finding (policy_lint.py: claims, capitals, "!!", foreign numbers)
+        "lint_pass_rate": sum(
+            not lint_creative({name: creative.get(name) or "" for name in OUTPUT_FIELDS}, source)
+            for creative, source in zip(creatives, sources, strict=True)
+        )
+        / len(rows),
         "items": len(rows),
     }
 

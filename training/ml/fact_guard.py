@@ -33,6 +33,7 @@ from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
 from training.ml.formatting import Erasures
 from training.ml.metrics import FactChecker
+from training.ml.policy_lint import PolicySupport
 
 _LAST_WORD = re.compile(r"(\w+)\W*$")  # the last word of a text, and marks a term may end with ("Inc.")
 _WORD_RUN = re.compile(r"\w+")
@@ -124,6 +125,9 @@ class FactGuard:
         self._substitutes: dict[int, dict[int, str]] = {row: {} for row in self._rows}
         # the features and materials each row's input names, in order: what may stand in for a foreign one
         self._offers = [index.checker.feature_mentions(source) if substitute else [] for source in sources]
+        # the ad-policy lint's claims ("best", "click here", capitals the input does not use) go as a
+        # foreign feature with nothing to stand in goes: with their clause
+        self._policy = [PolicySupport(source) for source in sources]
 
     def erasures(self, row: int) -> Erasures:
         """What was taken out of original row `row` (see formatting.Erasures)."""
@@ -152,6 +156,7 @@ class FactGuard:
         self._allowed = [self._allowed[row] for row in rows]
         self._fills = [self._fills[row] for row in rows]
         self._offers = [self._offers[row] for row in rows]
+        self._policy = [self._policy[row] for row in rows]
 
     def _erase_foreign_terms(self, row: int, start: int) -> None:
         kept = self._kept[row]
@@ -162,6 +167,9 @@ class FactGuard:
             for position in range(scan_from, len(text)):
                 if not _WORD_CHAR.match(text[position]):
                     term_start, kind = self._foreign_term(row, text[:position])
+                    if term_start is None:
+                        claim = self._policy[row].unsupported_end(text[:position])
+                        term_start, kind = (claim, "claim") if claim is not None else (None, None)
                     if term_start is not None:
                         break
             if term_start is None:
@@ -180,7 +188,7 @@ class FactGuard:
                         self._substitutes[original][entry[0]] = substitute[0]
                         # the input's phrase now stands in the text the guard reads (and is never erased)
                         remaining.append((entry[0], substitute[1], True))
-                    elif substitute is None and kind == "feature":
+                    elif substitute is None and kind in ("feature", "claim"):
                         self._claims[original].add(entry[0])
                 else:
                     remaining.append(entry)

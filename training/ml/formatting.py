@@ -353,6 +353,8 @@ def creative_from_tokens(
         texts = {name: without_marked_clauses(text) for name, text in texts.items()}
     if erasures.steps:  # "the Fender , built": no space is left before the punctuation that followed a term
         texts = {name: _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text) for name, text in texts.items()}
+    # one "!" or "?" at a time, as the ad platforms allow (the lint's rule): a run keeps its first mark
+    texts = {name: _REPEATED_MARKS.sub(lambda match: match.group()[0], text) for name, text in texts.items()}
     for name, limit in (limits or {}).items():
         if limit is not None and name in texts:
             texts[name] = fit_to_width(texts[name], limit, cut=name in erasures.cut)
@@ -360,6 +362,7 @@ def creative_from_tokens(
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_REPEATED_MARKS = re.compile(r"[!?\uff01\uff1f]{2,}")
 _TRAILING_JOINERS = " ,;:-\u2013\u2014&+/"
 
 

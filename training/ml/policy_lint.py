@@ -119,6 +119,32 @@ _RULES: tuple[Callable[[str, str, _Source], Iterator[Finding]], ...] = (
 )
 
 
+class PolicySupport:
+    """The lint's rules for the decoding guard (fact_guard.py), on a text that ends where a word ends:
+    where an unsupported claim ("best", "click here", a word in capitals the input does not spell so)
+    that ends the text begins, so the guard can take it out before the creative is written."""
+
+    def __init__(self, source: str):
+        self._source = _Source(source)
+
+    def unsupported_end(self, text: str) -> int | None:
+        tail_start = max(0, len(text) - 64)
+        for match in _SUPERLATIVE.finditer(text, tail_start):
+            if match.end() == len(text) and _normalise(match.group()) not in self._source.superlatives:
+                return match.start()
+        for match in _CLICK_HERE.finditer(text, tail_start):
+            if match.end() == len(text):
+                return match.start()
+        word = _LAST_WORD.search(text)  # the word just finished; the lint reads its letter runs
+        for letters in _LETTERS.finditer(word.group() if word else ""):
+            if _is_capitals(letters.group()) and letters.group() not in self._source.capitalised_words:
+                return word.start() + letters.start()
+        return None
+
+
+_LAST_WORD = re.compile(r"\w+$")
+
+
 def _is_capitals(word: str) -> bool:
     return len(word) >= 2 and word.isupper()
 

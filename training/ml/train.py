@@ -296,11 +296,15 @@ def _evaluate(
         "rouge_l": model_metrics["rouge_l"],
         "fact_fidelity": model_metrics["fact_fidelity"],
         "distinct_2": model_metrics["distinct_2"],
+        "lint_pass_rate": model_metrics["lint_pass_rate"],
         "latency_ms_per_item": model_metrics["latency_ms_per_item"],
         "eval_loss": model_metrics["loss"],
         "eval_perplexity": model_metrics["perplexity"],
         "eval_items": model_metrics["items"],
-        **{f"baseline_{name}": baseline[name] for name in ("rouge_l", "fact_fidelity", "distinct_2")},
+        **{
+            f"baseline_{name}": baseline[name]
+            for name in ("rouge_l", "fact_fidelity", "distinct_2", "lint_pass_rate")
+        },
     }
     evaluation = {"split": split, "items": model_metrics["items"], "metrics": metrics}
     if ood_frame is not None and not ood_frame.empty:

@@ -235,7 +235,7 @@ class Command(BaseCommand):
                 ["metric", "model", "copy-the-title baseline"],
                 [
                     [name, metrics.get(name), metrics.get(f"baseline_{name}")]
-                    for name in ("rouge_l", "fact_fidelity", "distinct_2")
+                    for name in ("rouge_l", "fact_fidelity", "distinct_2", "lint_pass_rate")
                 ],
             )
         )
