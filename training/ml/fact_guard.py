@@ -12,7 +12,9 @@ product's input names a feature of the same kind (a material for a material) tha
 not stated yet, that one takes the erased term's place, in its case style: the model's "made from
 aluminum" becomes "made from matte ABS", a fact of the input. Where it names none (a real product,
 "organic cotton" said of a video game), the clause that made the claim ("made from organic cotton,")
-goes with it when the creative is written, so no "made from , with" is left behind.
+goes with it when the creative is written, so no "made from , with" is left behind. A claim the
+ad-policy lint (policy_lint.py) finds and the input does not make itself ("best", "click here", a
+word in capitals the input does not spell so) goes the same way.
 What is foreign is decided by `FactChecker.allowed_terms`, the rule evaluation scores with, so every
 creative this guard lets through has no foreign brand or noun by that checker: a property the tests
 check on adversarial logits, whatever the model.
@@ -125,8 +127,8 @@ class FactGuard:
         self._substitutes: dict[int, dict[int, str]] = {row: {} for row in self._rows}
         # the features and materials each row's input names, in order: what may stand in for a foreign one
         self._offers = [index.checker.feature_mentions(source) if substitute else [] for source in sources]
-        # the ad-policy lint's claims ("best", "click here", capitals the input does not use) go as a
-        # foreign feature with nothing to stand in goes: with their clause
+        # the ad-policy lint's claims ("best", "click here", capitals the input does not use) are taken
+        # out like a foreign feature that nothing can stand in for: with their clause
         self._policy = [PolicySupport(source) for source in sources]
 
     def erasures(self, row: int) -> Erasures:
