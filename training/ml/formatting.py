@@ -323,17 +323,19 @@ def creative_from_tokens(
     fills = ids.fills(Slots(brand=_text(brand), noun=_text(noun)))
     fields: dict[str, list[str]] = {"headline": [], "body": [], "cta": []}
     current, run = "headline", []
-    truncated, prompt_only = True, set(ids.prompt_only())
+    prompt_only = set(ids.prompt_only())
+    # A row that did not end with <|eos|> stopped at the token limit: the last word it was writing, as
+    # the model wrote it (before any erasure split it), leaves the creative.
+    cut = set() if ids.eos in tokens else _last_word_steps(tokenizer, ids, tokens, fills)
     for position, token in enumerate(tokens):
-        if position in erasures.steps:  # a space in its place: the words around it never join
-            gap = f" {CLAIM_MARK} " if position in erasures.claims else " "
-            if position in erasures.substitutes:
+        if position in erasures.steps or position in cut:  # a space: the words around it never join
+            gap = f" {CLAIM_MARK} " if position in erasures.claims and position not in cut else " "
+            if position in erasures.substitutes and position not in cut:
                 gap = f" {erasures.substitutes[position]} "
             fields[current].append(_decoded(tokenizer, run) + gap)
             run = []
             continue
         if token == ids.eos:
-            truncated = False
             break
         if token in field_of or token in fills:
             fields[current].append(_decoded(tokenizer, run))
@@ -346,8 +348,6 @@ def creative_from_tokens(
             run.append(token)
     fields[current].append(_decoded(tokenizer, run))
     texts = {name: "".join(parts) for name, parts in fields.items()}
-    if truncated:
-        texts[current] = _LAST_WORD.sub("", texts[current])
     texts = {name: " ".join(text.split()) for name, text in texts.items()}
     if erasures.claims:
         texts = {name: without_marked_clauses(text) for name, text in texts.items()}
@@ -397,6 +397,26 @@ class Erasures:
 
 
 CLAIM_MARK = "\x00"  # where the fact guard took out a foreign feature; never in decoded text
+
+
+def _last_word_steps(
+    tokenizer: PreTrainedTokenizerBase, ids: SpecialIds, tokens: list[int], fills: Mapping[int, str]
+) -> set[int]:
+    """The steps of the last word of `tokens`' last field: back from the end up to the token that
+    starts it (one beginning with white space), a slot glued to it included, never past a marker."""
+    markers, prompt_only, steps = set(ids.outputs.values()), set(ids.prompt_only()), set()
+    for position in range(len(tokens) - 1, -1, -1):
+        token = tokens[position]
+        if token in markers:
+            break
+        if token in prompt_only:
+            continue
+        steps.add(position)
+        if token not in fills and tokenizer.decode([token])[:1].isspace():
+            break
+    return steps
+
+
 _CLAUSE_END = re.compile(r"([,;:.!?]+)(?=\s|$)")
 _SENTENCE_END_MARKS = frozenset(".!?")
 
