@@ -59,17 +59,18 @@ def score_creatives(
     outputs = [creative_text(creative) for creative in creatives]
     references = [creative_text(row) for row in rows]
     sources = [source_text(product_item(row)) for row in rows]
+    scores = [rouge_l_f1(output, reference) for output, reference in zip(outputs, references, strict=True)]
     return {
-        "rouge_l": mean_rouge_l(outputs, references),
+        "rouge_l": sum(scores) / len(scores) if scores else 0.0,  # mean_rouge_l, from the scores below
         # each row's own score, for paired comparisons of two models on the same rows
         "per_item": [
             {
                 "sku": str(row["sku"]),
                 "tone": row["tone"],
                 "category": _text_or_none(row.get("category")),
-                "rouge_l": rouge_l_f1(output, reference),
+                "rouge_l": score,
             }
-            for row, output, reference in zip(rows, outputs, references, strict=True)
+            for row, score in zip(rows, scores, strict=True)
         ],
         "fact_fidelity": fact_fidelity(
             outputs,
@@ -85,9 +86,33 @@ def score_creatives(
             not lint_creative({name: creative.get(name) or "" for name in OUTPUT_FIELDS}, source)
             for creative, source in zip(creatives, sources, strict=True)
         )
-        / len(rows),
+        / max(len(rows), 1),  # 0.0 without rows, as fact_fidelity
         "items": len(rows),
     }
+
+
+def greedy_creatives(
+    generator: CreativeGenerator,
+    rows: list[dict],
+    *,
+    batch_size: int = 128,
+    max_new_tokens: int | None = None,
+    limits: dict[str, int] | None = None,
+) -> list[dict]:
+    """The greedy creative (variant 1) of each row's product in the row's tone, `batch_size` rows
+    per call, at most `max_new_tokens` tokens (default: the model's target length)."""
+    max_new_tokens = max_new_tokens or generator.default_max_new_tokens
+    creatives: list[dict] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        results = generator.generate(
+            [product_item(row) for row in chunk],
+            [row["tone"] for row in chunk],
+            max_new_tokens=max_new_tokens,
+            limits=limits,
+        )
+        creatives += [variants[0] for variants in results]
+    return creatives
 
 
 def evaluate_generator(
@@ -109,17 +134,8 @@ def evaluate_generator(
     rows = evaluation_rows(frame, split, max_items)
     if not rows:
         raise ValueError(f"no rows with a creative in split {split!r} to evaluate on")
-    max_new_tokens = max_new_tokens or generator.default_max_new_tokens
-    creatives: list[dict] = []
     started = time.perf_counter()
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        results = generator.generate(
-            [product_item(row) for row in chunk],
-            [row["tone"] for row in chunk],
-            max_new_tokens=max_new_tokens,
-        )
-        creatives += [variants[0] for variants in results]
+    creatives = greedy_creatives(generator, rows, batch_size=batch_size, max_new_tokens=max_new_tokens)
     latency_ms = (time.perf_counter() - started) * 1000 / len(rows)
     encoded = encode_rows(
         generator.tokenizer,
@@ -176,15 +192,7 @@ def evaluate_out_of_distribution(
         raise ValueError("the out-of-distribution frame has no rows to evaluate on")
     brands = set(known_brands) | {str(brand) for brand in frame["brand"].dropna().unique()}
     checker = FactChecker(brands, known_nouns, known_features)
-    creatives: list[dict] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        results = generator.generate(
-            [product_item(row) for row in chunk],
-            [row["tone"] for row in chunk],
-            max_new_tokens=generator.default_max_new_tokens,
-        )
-        creatives += [variants[0] for variants in results]
+    creatives = greedy_creatives(generator, rows, batch_size=batch_size)
     counts = dict.fromkeys(
         ("foreign_brand", "own_fact", "own_noun", "number", "foreign_noun", "foreign_feature"), 0
     )
@@ -243,16 +251,8 @@ def evaluate_within_limits(
         raise ValueError(f"no rows with a creative in split {split!r} to evaluate on")
 
     def run(field_limits: dict[str, int] | None) -> tuple[list[dict], float]:
-        creatives, started = [], time.perf_counter()
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            results = generator.generate(
-                [product_item(row) for row in chunk],
-                [row["tone"] for row in chunk],
-                max_new_tokens=generator.default_max_new_tokens,
-                limits=field_limits,
-            )
-            creatives += [variants[0] for variants in results]
+        started = time.perf_counter()
+        creatives = greedy_creatives(generator, rows, batch_size=batch_size, limits=field_limits)
         return creatives, time.perf_counter() - started
 
     free, free_seconds = run(None)
