@@ -210,7 +210,7 @@ def encode_prompt(
         raise ValueError(f"unknown tone {tone!r}; allowed tones: {', '.join(TONES)}")
     # The prompt keeps the noun as words: what the product is tells the model what to say about it
     # (a cutting board's material, a tent's capacity); only the copy writes it as the slot.
-    slots = Slots(brand=ids.slots_of(item).brand)
+    slots = Slots(brand=_text(item.get("brand")) if ids.brand_slot is not None else "")
     values = {name: slots.delexicalise(_text(item.get(name))) for name in PROMPT_FIELDS}
     values["price"] = format_price(item.get("price"))
     pieces = {name: _encode(tokenizer, values[name]) for name in PROMPT_FIELDS}
