@@ -179,18 +179,19 @@ class FactGuard:
             original = self._rows[row]
             substitute = self._substitute(row, text[term_start:position], text) if kind == "feature" else None
             # Tokens that carry any character of the term leave the row; markers stay (they join as a space).
-            prefix, remaining = b"", []
+            prefix, remaining, placed = b"", [], False
             for entry in kept:
                 begins = len(_text_of(prefix))
                 prefix += entry[1]
                 ends = len(_text_of(prefix))
                 if not entry[2] and begins < position and ends > term_start:
                     self._dropped[original].add(entry[0])
-                    if substitute is not None and substitute[0] not in self._substitutes[original].values():
+                    if substitute is not None and not placed:  # at the term's first token
                         self._substitutes[original][entry[0]] = substitute[0]
                         # the input's phrase now stands in the text the guard reads (and is never erased)
                         remaining.append((entry[0], substitute[1], True))
-                    elif substitute is None and kind in ("feature", "claim"):
+                        placed = True
+                    elif substitute is None and kind in ("feature", "claim"):  # nothing stands in
                         self._claims[original].add(entry[0])
                 else:
                     remaining.append(entry)
