@@ -72,7 +72,6 @@ class FieldBudget:
             dtype=torch.float32,
             device=device,
         )
-        self._fills = [dict(fill) for fill in fills]
         self._fill_widths = [{token: display_width(text) for token, text in fill.items()} for fill in fills]
         self._rows = list(range(rows))  # each batch row's original row, as rows leave the batch
         self._field = [0] * rows  # index into OUTPUT_FIELDS of the field being written
@@ -102,7 +101,7 @@ class FieldBudget:
         masked = over[rows, torch.tensor(wanted, device=logits.device)]
         self._wanted_taken = [bool(is_masked) for is_masked in masked.tolist()]
         self._wanted_masked = [
-            taken and not self._starts_word[token] and token not in self._fills[row]
+            taken and not self._starts_word[token] and token not in self._fill_widths[row]
             for row, (token, taken) in enumerate(zip(wanted, self._wanted_taken, strict=True))
         ]
         logits.masked_fill_(over, -math.inf)
@@ -129,7 +128,7 @@ class FieldBudget:
                 continue
             width = self._fill_widths[row].get(token, self._widths[token])
             self._used[row] += width
-            if token in self._fills[row] or self._starts_word[token]:
+            if token in self._fill_widths[row] or self._starts_word[token]:
                 self._word[row], self._bound[row] = [step], False
             else:
                 self._word[row].append(step)
@@ -138,7 +137,7 @@ class FieldBudget:
     def select(self, rows: list[int]) -> None:
         if not self.enabled:
             return
-        for name in ("_rows", "_field", "_used", "_step", "_word", "_bound", "_fills", "_fill_widths"):
+        for name in ("_rows", "_field", "_used", "_step", "_word", "_bound", "_fill_widths"):
             values = getattr(self, name)
             setattr(self, name, [values[row] for row in rows])
         self._limits = self._limits[torch.tensor(rows, device=self._limits.device)]
