@@ -148,3 +148,40 @@ class CreativeRefresh(models.Model):
     @property
     def progress_percent(self) -> float:
         return round(100.0 * self.done / self.total, 1) if self.total else 0.0
+
+
+class AssetSet(models.Model):
+    """One product's assets for a channel, written by one model version: a Google responsive search
+    ad's headlines, descriptions and display paths, or a Meta flexible ad's texts and button
+    (`training.ml.asset_sets`). Written by the refresh after a promotion and by the API; one per
+    (product, version, channel), replaced when written again."""
+
+    product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="asset_sets")
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="asset_sets"
+    )
+    channel = models.CharField(max_length=32)
+    assets = models.JSONField(
+        help_text="Channel field -> its values, e.g. {headline: [...], description: [...], path: [...]}."
+    )
+    lint = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ad-policy findings {code, field, text, message} of every asset (`training.ml.policy_lint`).",
+    )
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Why the set is not complete, in words; empty when it is."
+    )
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "model_version", "channel"], name="asset_set_one_per_version_channel"
+            )
+        ]
+        indexes = [models.Index(fields=["model_version", "channel"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} [{self.channel}] v{self.model_version_id}"

@@ -10,7 +10,9 @@ before it truncates, counting the same way keeps a card from being cut. `generic
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from training.ml.findings import Finding
@@ -65,12 +67,19 @@ class ChannelField:
         }
 
 
+# The model writes three outputs in every channel (training/ml/formatting.py OUTPUT_FIELDS); a channel
+# says which of its fields each one is. Fields no output writes (display paths, Meta's button) are
+# built from the product (`display_paths`, `meta_button`).
+GENERIC_OUTPUTS = (("headline", "headline"), ("body", "body"), ("cta", "cta"))
+
+
 @dataclass(frozen=True)
 class Channel:
     name: str
     label: str
     fields: tuple[ChannelField, ...]
     wide_characters_count_double: bool = True
+    outputs: tuple[tuple[str, str], ...] = GENERIC_OUTPUTS  # (model output, channel field)
 
     def field(self, name: str) -> ChannelField:
         for field in self.fields:
@@ -82,12 +91,21 @@ class Channel:
     def width(self, text: str) -> int:
         return display_width(text) if self.wide_characters_count_double else len(text)
 
+    def output_limits(self) -> dict[str, int | None]:
+        """The most display columns each model output may take: its channel field's limit."""
+        return {output: self.field(name).max_width for output, name in self.outputs}
+
+    def output_field(self, output: str) -> str:
+        """The channel field a model output (headline, body, cta) is written as."""
+        return dict(self.outputs)[output]
+
     def describe(self) -> dict:
         return {
             "name": self.name,
             "label": self.label,
             "wide_characters_count_double": self.wide_characters_count_double,
             "fields": [field.describe() for field in self.fields],
+            "outputs": {output: name for output, name in self.outputs},
         }
 
 
@@ -114,6 +132,9 @@ CHANNELS: dict[str, Channel] = {
                 # Optional on the platform (path 2 only after path 1); shown after the display URL.
                 ChannelField("path", "Display path", 15, min_count=0, max_count=2),
             ),
+            # The call-to-action output is a short headline here ("Order the Kettle Today"): a
+            # responsive search ad has no button, and an asset set takes up to 15 headlines.
+            outputs=(("headline", "headline"), ("body", "description"), ("cta", "headline")),
         ),
         Channel(
             name="meta_feed",
@@ -124,6 +145,9 @@ CHANNELS: dict[str, Channel] = {
                 ChannelField("link_description", "Link description", 30, min_count=0),
                 ChannelField("cta", "Call to action", None, choices=tuple(META_CALLS_TO_ACTION)),
             ),
+            # The button is one of Meta's fixed list (`meta_button`); the model's call-to-action output
+            # is the link description under the headline.
+            outputs=(("headline", "headline"), ("body", "primary_text"), ("cta", "link_description")),
         ),
     )
 }
@@ -135,6 +159,55 @@ def channel_get(name: str) -> Channel:
     except (KeyError, TypeError):
         allowed = ", ".join(CHANNELS)
         raise ValueError(f'Unknown channel "{name}"; allowed channels: {allowed}.') from None
+
+
+def channel_ad(channel: Channel, creative: Mapping[str, str], paths: list[str]) -> dict[str, list[str]]:
+    """One creative of the model ({tone, headline, body, cta}) as the channel's fields, each a list
+    of values (a responsive search ad's two headlines); fields with nothing to say are left out.
+    `paths`: the product's `display_paths`, for a search ad."""
+    ad: dict[str, list[str]] = {}
+    for output, name in channel.outputs:
+        if creative.get(output):
+            ad.setdefault(name, []).append(creative[output])
+    if channel.name == "google_search" and paths:
+        ad["path"] = list(paths)
+    if channel.name == "meta_feed":
+        ad["cta"] = [meta_button(creative.get("tone", ""))]
+    return ad
+
+
+# Meta's button for a tone: what a shopper in that mood is asked to do. All of them exist for a
+# product ad with a website destination; none promises an offer the product data does not state.
+_META_BUTTON_OF_TONE = {"bold": "Shop now", "luxury": "Learn more", "value": "Buy now", "playful": "Order now"}
+
+
+def meta_button(tone: str) -> str:
+    return _META_BUTTON_OF_TONE.get(tone, "Shop now")
+
+
+_PATH_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+PATH_MAX_WIDTH = 15
+
+
+def display_paths(category: str, noun: str) -> list[str]:
+    """Two display paths for a search ad (shown as example.com/Kitchen/Electric-Kettle): the category
+    and what the product is, as words joined by hyphens, each within 15 columns by whole words.
+
+    `noun` is what the product is (`formatting.product_noun`). The category keeps its first words, the
+    noun its last ("Insulated-Bottle" of "Double Wall Insulated Bottle"), as a noun's head is its
+    last word. A path with no word that fits is left out, and a second path equal to the first.
+    """
+    category_words = _PATH_WORD.findall(str(category or ""))
+    noun_words = [word[:1].upper() + word[1:] for word in _PATH_WORD.findall(str(noun or ""))]
+    paths = [_path(category_words, keep="first"), _path(noun_words, keep="last")]
+    return list(dict.fromkeys(path for path in paths if path))
+
+
+def _path(words: list[str], *, keep: str) -> str:
+    words = [word.replace("’", "").replace("'", "") for word in words]
+    while words and display_width("-".join(words)) > PATH_MAX_WIDTH:
+        words = words[:-1] if keep == "first" else words[1:]
+    return "-".join(words)
 
 
 def field_check(channel: Channel, field_name: str, value: str) -> Finding | None:
