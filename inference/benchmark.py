@@ -50,6 +50,11 @@ def benchmark_items(count: int, seed: int = 11) -> list[dict]:
     ]
 
 
+# The channel-constraint comparison: raw generation for this channel with and without its limits.
+CONSTRAINT_CHANNEL = "google_search"
+CONSTRAINT_BATCHES = (1, 32)
+
+
 @dataclass(frozen=True)
 class Timing:
     samples: list[float]  # wall seconds
@@ -82,6 +87,9 @@ class BenchmarkReport:
     batch_items_per_second: float = 0.0
     sequential_items_per_second: float = 0.0
     batch_size: int = 0
+    # raw generation for CONSTRAINT_CHANNEL with and without its character budget, same items:
+    # {"free_1", "limited_1", "free_32", "limited_32"} (items per call after the underscore)
+    constraint: dict[str, Timing] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     load_average: tuple[float, float, float] | None = None
 
@@ -97,6 +105,10 @@ class BenchmarkReport:
             result["batch_over_sequential_throughput"] = (
                 self.batch_items_per_second / self.sequential_items_per_second
             )
+        for size in CONSTRAINT_BATCHES:
+            free, limited = self.constraint.get(f"free_{size}"), self.constraint.get(f"limited_{size}")
+            if free and limited:
+                result[f"constraint_over_free_p50_batch_{size}"] = limited.p50_ms / free.p50_ms
         return result
 
     def as_dict(self) -> dict:
@@ -122,6 +134,8 @@ class BenchmarkReport:
             "batch_size": self.batch_size,
             "batch_items_per_second": self.batch_items_per_second,
             "sequential_items_per_second": self.sequential_items_per_second,
+            "constraint_channel": CONSTRAINT_CHANNEL,
+            "constraint": {label: timing(value) for label, value in self.constraint.items()},
             "ratios": self.ratios(),
             "notes": self.notes,
             "load_average_before": self.load_average,
@@ -169,6 +183,14 @@ def format_report(report: BenchmarkReport) -> str:
             f"batch throughput / sequential: {ratios['batch_over_sequential_throughput']:.2f}x "
             "(target >= 5x)",
         ]
+    for size in CONSTRAINT_BATCHES:
+        free, limited = report.constraint.get(f"free_{size}"), report.constraint.get(f"limited_{size}")
+        if free and limited:
+            lines.append(
+                f"raw generate, {size} item(s), {CONSTRAINT_CHANNEL}: p50 {limited.p50_ms:.1f} ms within its "
+                f"limits vs {free.p50_ms:.1f} ms without: "
+                f"{ratios[f'constraint_over_free_p50_batch_{size}']:.3f}x (target <= 1.10x)"
+            )
     if report.load_average:
         lines.append(
             f"load average before the run: {', '.join(f'{value:.2f}' for value in report.load_average)}"

@@ -7,7 +7,8 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from registry.models import ModelVersion, RegistryEvent
-from training.ml.metrics import OOD_METRICS
+from training.ml.channels import CHANNELS
+from training.ml.metrics import CHANNEL_METRICS, OOD_METRICS
 
 CACHE_KEY_PREFIX = "registry:production"
 
@@ -133,6 +134,7 @@ COMPARISON_METRICS = (
     "rouge_l",
     "fact_fidelity",
     "lint_pass_rate",
+    "limit_compliance",
     "distinct_2",
     "latency_ms_mean",
     "loss",
@@ -151,7 +153,7 @@ def version_comparison(version: ModelVersion) -> dict:
     compared_number = evaluation.get("production_version")
     current = production_version(version.name)
     rows = []
-    for metric in COMPARISON_METRICS:
+    for metric in (*COMPARISON_METRICS, *_channel_metric_names(version)):
         cells = []
         for dataset in ("test", "golden"):
             mine = (gate_scores(version, dataset) or {}).get(metric)
@@ -256,6 +258,20 @@ def version_ood_comparison(version: ModelVersion) -> dict:
         "items": mine.get("items"),
         "foreign_brand_examples": mine.get("foreign_brand_examples") or [],
     }
+
+
+def _channel_metric_names(version: ModelVersion) -> list[str]:
+    """The per-channel metrics the gate stored ("google_search_rouge_l"), channel by channel."""
+    stored = set()
+    for dataset in ("test", "golden"):
+        for side in ("candidate", "production"):
+            stored |= set(gate_scores(version, dataset, side) or {})
+    return [
+        f"{channel}_{metric}"
+        for channel in CHANNELS
+        for metric in CHANNEL_METRICS
+        if metric != "items" and f"{channel}_{metric}" in stored
+    ]
 
 
 def _number(value: float | None, metric: str, *, signed: bool = False) -> str | None:

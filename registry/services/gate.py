@@ -43,6 +43,7 @@ LATENCY_KEYS = ("latency_ms_mean", "latency_ms_per_item")
 # loads in threads of one process can corrupt each other ("Cannot copy out of meta tensor").
 _LOAD_LOCK = threading.Lock()
 FIDELITY = "fact_fidelity"
+COMPLIANCE = "limit_compliance"  # share of creatives within their channel's limits (must be 1.0)
 
 
 @dataclass(frozen=True)
@@ -116,17 +117,26 @@ def gate_rules_apply(
     if not sets:
         raise ValueError("no evaluation set has candidate scores")
     ood_outcome = _foreign_brand_rule(ood["candidate"]) if ood.get("candidate") else None
+    # Rules on the candidate alone, whether or not there is a production model to compare with.
+    absolute = [ood_outcome] if ood_outcome is not None else []
+    absolute += [
+        _compliance_rule(name, pair["candidate"])
+        for name, pair in sets.items()
+        if pair["candidate"].get(COMPLIANCE) is not None
+    ]
     if all(pair.get("production") is None for pair in sets.values()):
         reason = _first_model_reason(sets, thresholds, production_label)
-        if ood_outcome is None:
+        if not absolute:
             return CANDIDATE, reason, {}
-        if ood_outcome.passed:
-            return CANDIDATE, f"{reason}; {ood_outcome.text}", {ood_outcome.name: asdict(ood_outcome)}
+        rules = {outcome.name: asdict(outcome) for outcome in absolute}
+        texts = "; ".join(outcome.text for outcome in absolute)
+        failed = [outcome.name for outcome in absolute if not outcome.passed]
+        if not failed:
+            return CANDIDATE, f"{reason.removesuffix(' → candidate')}; {texts} → candidate", rules
         return (
             REJECTED,
-            f"{reason.removesuffix(' → candidate')}; {ood_outcome.text} "
-            f"→ rejected (failed: {ood_outcome.name})",
-            {ood_outcome.name: asdict(ood_outcome)},
+            f"{reason.removesuffix(' → candidate')}; {texts} → rejected (failed: {', '.join(failed)})",
+            rules,
         )
     outcomes: list[RuleOutcome] = []
     for name, pair in sets.items():
@@ -135,8 +145,7 @@ def gate_rules_apply(
             outcomes.append(_significance_rule(name, pair, thresholds))
         outcomes.append(_fidelity_rule(name, pair, thresholds))
     outcomes.append(_latency_rule(sets, thresholds))
-    if ood_outcome is not None:
-        outcomes.append(ood_outcome)
+    outcomes += absolute
     failed = [outcome.name for outcome in outcomes if not outcome.passed]
     status = REJECTED if failed else CANDIDATE
     verdict = f"→ rejected (failed: {', '.join(failed)})" if failed else "→ candidate"
@@ -180,11 +189,11 @@ def paired_comparison(candidate_items: list[dict], production_items: list[dict],
     per category: {"interval": {...}, "breakdown": [{category, items, candidate, production, delta}]}."""
     from training.ml.metrics import paired_bootstrap_interval
 
-    production_by_key = {(item["sku"], item["tone"]): item for item in production_items}
+    production_by_key = {_item_key(item): item for item in production_items}
     pairs = [
-        (item, production_by_key[(item["sku"], item["tone"])])
+        (item, production_by_key[_item_key(item)])
         for item in candidate_items
-        if (item["sku"], item["tone"]) in production_by_key
+        if _item_key(item) in production_by_key
     ]
     if not pairs:
         return {}
@@ -207,6 +216,10 @@ def paired_comparison(candidate_items: list[dict], production_items: list[dict],
     return {"interval": interval, "breakdown": breakdown}
 
 
+def _item_key(item: dict) -> tuple[str, str, str]:
+    return item["sku"], item["tone"], item.get("channel") or "generic"
+
+
 def _fidelity_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> RuleOutcome:
     candidate, production = float(pair["candidate"][FIDELITY]), float(pair["production"][FIDELITY])
     delta, limit = candidate - production, -thresholds.fidelity_tolerance
@@ -214,6 +227,15 @@ def _fidelity_rule(dataset: str, pair: dict, thresholds: GateThresholds) -> Rule
     sign = "≥" if passed else "<"
     text = f"fidelity {candidate:.2f} vs {production:.2f} on {dataset} ({delta:+.3f} {sign} {limit:.3f})"
     return RuleOutcome(f"fidelity on {dataset}", passed, text, candidate, production, delta, limit)
+
+
+def _compliance_rule(dataset: str, candidate: dict) -> RuleOutcome:
+    """Every creative within its channel's limits: decoding guarantees it, so anything less is a bug
+    in the candidate's artifact or decoding, never a trade-off."""
+    rate = float(candidate[COMPLIANCE])
+    passed = rate >= 1.0
+    text = f"within channel limits {rate:.1%} of {dataset} creatives ({'=' if passed else '<'} 100%)"
+    return RuleOutcome(f"channel limits on {dataset}", passed, text, rate, None, None, 1.0)
 
 
 def _foreign_brand_rule(candidate: dict) -> RuleOutcome:
@@ -255,19 +277,26 @@ def _first_model_reason(sets: dict[str, dict], thresholds: GateThresholds, label
 def stable_product_sample(
     frame: pd.DataFrame, *, split: str | None, products: int | None = GATE_SAMPLE_PRODUCTS
 ):
-    """One row (one tone) for each product of `split` (or up to `products` of them), chosen by hashes.
+    """One row (one tone of one channel) for each product of `split` (or up to `products` of them),
+    chosen by hashes.
 
-    Products are ranked by a hash of the sku and each keeps the tone with the lowest hash of
-    (sku, tone), so tones are spread evenly, the same frame always gives the same rows, and a
-    product keeps its place when others are added: successive versions are scored on largely the
-    same golden rows. One tone per product keeps the gate to seconds on small models.
+    Products are ranked by a hash of the sku and each keeps the row with the lowest hash of
+    (sku, tone, channel), so tones and channels are spread evenly, the same frame always gives the
+    same rows, and a product keeps its place when others are added: successive versions are scored
+    on largely the same golden rows. One row per product keeps the gate to seconds on small models.
     """
     rows = frame if split is None else frame[frame["split"] == split]
     rows = rows[rows["tone"].notna()]
     if rows.empty:
         return rows.copy()
+    channels = rows["channel"].fillna("generic") if "channel" in rows.columns else ["generic"] * len(rows)
     keys = pd.Series(
-        [_hash(sku, tone) for sku, tone in zip(rows["sku"], rows["tone"], strict=True)], index=rows.index
+        [
+            # a generic row keeps the key it had before channels, so older sets sample as they did
+            _hash(sku, tone) if channel == "generic" else _hash(sku, tone, channel)
+            for sku, tone, channel in zip(rows["sku"], rows["tone"], channels, strict=True)
+        ],
+        index=rows.index,
     )
     first_tone = keys.groupby(rows["sku"]).idxmin()
     chosen = sorted(first_tone.items(), key=lambda item: _hash(item[0]))[:products]
@@ -282,12 +311,13 @@ def _hash(*parts) -> str:
 
 def _score(generator, sample: pd.DataFrame, vocabulary: dict) -> tuple[dict, list[dict]]:
     """(the metrics, each row's own scores) of `generator` on `sample`."""
-    from training.ml.evaluate import evaluate_generator
+    from training.ml.evaluate import channel_metrics, evaluate_generator
 
     scores = evaluate_generator(generator, sample, split="test", **vocabulary)
     if "latency_ms_mean" not in scores and "latency_ms_per_item" in scores:
         scores["latency_ms_mean"] = scores["latency_ms_per_item"]
     metrics = {key: value for key, value in scores.items() if isinstance(value, int | float)}
+    metrics.update(channel_metrics(scores))  # "google_search_rouge_l", … for the version page
     return metrics, scores.get("per_item", [])
 
 

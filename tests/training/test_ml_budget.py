@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.training.test_ml_guards import AdversarialLM
-from training.ml.channels import display_width
+from training.ml.channels import CHANNELS, channel_ad, display_paths, display_width, field_check
 from training.ml.formatting import fit_to_width, source_text
 from training.ml.generator import CreativeGenerator
 from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, train_tokenizer
@@ -205,3 +205,43 @@ def test_limits_name_real_fields_and_positive_widths(tokenizer):
 )
 def test_fit_to_width(text, limit, cut, fitted):
     assert fit_to_width(text, limit, cut=cut) == fitted
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    push=st.sampled_from([0.0, 8.0, 1000.0]),
+    channel=st.sampled_from(list(CHANNELS)),
+    max_new_tokens=st.integers(8, 96),
+)
+def test_every_channel_keeps_its_limits_without_being_told_them(
+    tokenizer, seed, push, channel, max_new_tokens
+):
+    """`channel=` alone sets the budget: every output, and every field of the ad it becomes, is within
+    the channel's limits as the platform counts them (double-width characters count 2)."""
+    definition = CHANNELS[channel]
+    results = _generator(tokenizer, seed, push).generate(
+        ITEMS, "bold", num_variants=2, max_new_tokens=max_new_tokens, seed=seed, channel=channel
+    )
+    for creatives in results:
+        for creative in creatives:
+            for name, limit in definition.output_limits().items():
+                assert limit is None or definition.width(creative[name]) <= limit, (channel, name, creative)
+            for name, values in channel_ad(
+                definition, creative, display_paths("Home & Kitchen", "kettle")
+            ).items():
+                assert all(field_check(definition, name, value) is None for value in values), (name, values)
+
+
+def test_an_unknown_channel_is_refused_with_the_channels_there_are(tokenizer):
+    with pytest.raises(ValueError, match="allowed channels: generic, google_search, meta_feed"):
+        _generator(tokenizer, 0, 1000.0).generate(ITEMS, "bold", channel="tiktok")
+
+
+def test_explicit_limits_replace_the_channels(tokenizer):
+    """`limits={}` turns the budget off for a channel (the benchmark's comparison); given limits win."""
+    generator = _generator(tokenizer, 5, 1000.0)
+    free = generator.generate(ITEMS, "bold", channel="google_search", limits={})
+    assert any(display_width(creatives[0]["body"]) > 90 for creatives in free)  # the script's long body
+    tight = generator.generate(ITEMS, "bold", channel="google_search", limits={"body": 20})
+    assert all(display_width(creatives[0]["body"]) <= 20 for creatives in tight)

@@ -1,5 +1,6 @@
 """Metrics, formatting and the loss mask of training/ml on hand-made examples (no training)."""
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -29,7 +30,7 @@ from training.ml.metrics import (
     word_tokens,
 )
 from training.ml.number_guard import NumberGuard
-from training.ml.tokenizer import TONE_TOKENS, train_tokenizer
+from training.ml.tokenizer import CHANNEL_TOKENS, TONE_TOKENS, train_tokenizer
 
 
 def test_rouge_l_is_lcs_f1_over_lowercase_words():
@@ -129,7 +130,8 @@ def test_loss_mask_excludes_prompt_and_padding():
     tokenizer = _tokenizer(rows)
     ids = SpecialIds.of(tokenizer)
     sequence, prompt_length = build_example(tokenizer, ids, rows[0], 96, 64)
-    assert sequence[prompt_length - 1] == ids.tones["bold"]  # the prompt ends with the tone
+    # the prompt ends with the tone, then the channel (generic for a row without one)
+    assert sequence[prompt_length - 2 : prompt_length] == [ids.tones["bold"], ids.channels["generic"]]
     assert sequence[prompt_length] == ids.outputs["headline"]  # the target starts with <|headline|>
     assert sequence[-1] == ids.eos
     assert labels_for(sequence, prompt_length) == [IGNORE_INDEX] * prompt_length + sequence[prompt_length:]
@@ -146,16 +148,31 @@ def test_loss_mask_excludes_prompt_and_padding():
     assert encoded.target_tokens([0, 1]) == int((batch["labels"] != IGNORE_INDEX).sum())
 
 
-def test_prompt_is_cut_in_the_description_and_keeps_the_tone():
+def test_prompt_is_cut_in_the_description_and_keeps_the_tone_and_channel():
     rows = [_row(description="word " * 200)]
     tokenizer = _tokenizer(rows)
     ids = SpecialIds.of(tokenizer)
-    prompt = encode_prompt(tokenizer, ids, rows[0], "luxury", 40)
+    prompt = encode_prompt(tokenizer, ids, rows[0], "luxury", 40, "google_search")
     assert len(prompt) == 40
-    assert prompt[-1] == tokenizer.convert_tokens_to_ids(TONE_TOKENS["luxury"])
+    assert prompt[-2:] == [
+        tokenizer.convert_tokens_to_ids(TONE_TOKENS["luxury"]),
+        tokenizer.convert_tokens_to_ids(CHANNEL_TOKENS["google_search"]),
+    ]
     assert ids.fields["description"] in prompt
     with pytest.raises(ValueError, match="allowed tones: bold, luxury, value, playful"):
         encode_prompt(tokenizer, ids, rows[0], "sarcastic", 40)
+    with pytest.raises(ValueError, match="allowed channels: generic, google_search, meta_feed"):
+        encode_prompt(tokenizer, ids, rows[0], "bold", 40, "tiktok")
+
+
+def test_a_tokenizer_without_channel_tokens_writes_the_prompt_it_was_trained_on():
+    """An artifact from before channels: no channel token ends its prompt, whatever the channel."""
+    rows = [_row()]
+    tokenizer = _tokenizer(rows)
+    ids = dataclasses.replace(SpecialIds.of(tokenizer), channels={})
+    prompt = encode_prompt(tokenizer, ids, rows[0], "bold", 96, "meta_feed")
+    assert prompt[-1] == ids.tones["bold"]
+    assert set(SpecialIds.of(tokenizer).channels.values()) <= set(SpecialIds.of(tokenizer).prompt_only())
 
 
 def test_frame_preparation_drops_products_without_creatives_and_rejects_unknown_tones():

@@ -29,7 +29,7 @@ GOOGLE_MAX_DESCRIPTIONS = 4
 META_MAX_ASSETS = 5  # Meta's flexible format: up to five of each text
 
 _NOT_WORD = re.compile(r"[\W_]+")
-_SENTENCE = re.compile(r"[^.!?]+[.!?]+(?=\s|$)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def normalise(text: str) -> str:
@@ -70,7 +70,9 @@ def asset_set_build(channel: Channel, item: Mapping, creatives: Sequence[Mapping
 def _google_set(channel: Channel, item: Mapping, noun: str, creatives) -> AssetSet:
     headline_limit = channel.field("headline").max_width
     description_limit = channel.field("description").max_width
-    written = [text for creative in creatives for text in (creative.get("headline"), creative.get("cta")) if text]
+    written = [
+        text for creative in creatives for text in (creative.get("headline"), creative.get("cta")) if text
+    ]
     headlines = _Distinct(GOOGLE_MAX_HEADLINES)
     headlines.extend(written)
     distinct_written = len(headlines.values)
@@ -127,7 +129,7 @@ def _fact_headlines(item: Mapping, brand: str, noun: str, limit: int, channel: C
 def _fact_descriptions(item: Mapping, limit: int, channel: Channel) -> list[str]:
     """Sentences of the product's description that fit a description whole."""
     text = " ".join(str(item.get("description") or "").split())
-    sentences = [sentence.strip() for sentence in _SENTENCE.findall(text)]
+    sentences = [sentence.strip() for sentence in _SENTENCE_END.split(text)]
     return [sentence for sentence in sentences if sentence and channel.width(sentence) <= limit]
 
 

@@ -178,7 +178,12 @@ def channel_ad(channel: Channel, creative: Mapping[str, str], paths: list[str]) 
 
 # Meta's button for a tone: what a shopper in that mood is asked to do. All of them exist for a
 # product ad with a website destination; none promises an offer the product data does not state.
-_META_BUTTON_OF_TONE = {"bold": "Shop now", "luxury": "Learn more", "value": "Buy now", "playful": "Order now"}
+_META_BUTTON_OF_TONE = {
+    "bold": "Shop now",
+    "luxury": "Learn more",
+    "value": "Buy now",
+    "playful": "Order now",
+}
 
 
 def meta_button(tone: str) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL
 from training.ml.formatting import (
     IGNORE_INDEX,
     SpecialIds,
@@ -27,6 +28,7 @@ from training.ml.tokenizer import BRAND_SLOT, NOUN_SLOT, TONES
 
 REQUIRED_COLUMNS = ("sku", "title", "description", "split", "tone", "headline", "body", "cta")
 OPTIONAL_COLUMNS = ("category", "brand", "price")
+# Dataset versions cut before channels have no `channel` column: their creatives are generic.
 SPLITS = ("train", "validation", "test")
 BUCKET_WINDOW = 50  # batches per sorting window
 
@@ -40,13 +42,22 @@ def prepare_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in OPTIONAL_COLUMNS:
         if column not in rows.columns:
             rows[column] = None
+    rows["channel"] = (
+        rows["channel"].fillna(DEFAULT_CHANNEL) if "channel" in rows.columns else DEFAULT_CHANNEL
+    )
+    unknown_channels = sorted(set(rows["channel"]) - set(CHANNELS))
+    if unknown_channels:
+        raise ValueError(
+            f"unknown channels in dataset: {', '.join(map(str, unknown_channels))}; "
+            f"allowed: {', '.join(CHANNELS)}"
+        )
     unknown_tones = sorted(set(rows["tone"]) - set(TONES))
     if unknown_tones:
         raise ValueError(f"unknown tones in dataset: {', '.join(unknown_tones)}; allowed: {', '.join(TONES)}")
     unknown_splits = sorted(set(rows["split"]) - set(SPLITS))
     if unknown_splits:
         raise ValueError(f"unknown splits in dataset: {', '.join(map(str, unknown_splits))}")
-    return rows.sort_values(["sku", "tone"], kind="stable").reset_index(drop=True)
+    return rows.sort_values(["sku", "channel", "tone"], kind="stable").reset_index(drop=True)
 
 
 def split_rows(rows: pd.DataFrame, split: str) -> list[dict]:

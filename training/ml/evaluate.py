@@ -9,11 +9,18 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from training.ml.channels import display_width
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL, display_width
 from training.ml.data import encode_rows, prepare_frame, split_rows, stable_order_key
 from training.ml.formatting import OUTPUT_FIELDS, creative_text, fit_to_width, source_text
-from training.ml.generator import CreativeGenerator
-from training.ml.metrics import FactChecker, distinct_n, fact_fidelity, mean_rouge_l, rouge_l_f1
+from training.ml.generator import CreativeGenerator, GenerationRequest
+from training.ml.metrics import (
+    CHANNEL_METRICS,
+    FactChecker,
+    distinct_n,
+    fact_fidelity,
+    mean_rouge_l,
+    rouge_l_f1,
+)
 from training.ml.modeling import mean_target_loss, perplexity
 from training.ml.policy_lint import lint_creative
 
@@ -32,8 +39,27 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def evaluation_rows(frame: pd.DataFrame, split: str = "test", max_items: int | None = None) -> list[dict]:
     """The rows scored: a deterministic sample (by a hash of sku and tone) of the split's creatives."""
     rows = split_rows(prepare_frame(frame), split)
-    rows.sort(key=lambda row: stable_order_key(row["sku"], row["tone"]))
+    # generic rows keep the key they had before channels, so a version without channels samples as before
+    rows.sort(key=lambda row: stable_order_key(row["sku"], row["tone"], *_non_generic(row)))
     return rows if max_items is None else rows[:max_items]
+
+
+def _non_generic(row: dict) -> tuple[str, ...]:
+    channel = row.get("channel") or DEFAULT_CHANNEL
+    return () if channel == DEFAULT_CHANNEL else (channel,)
+
+
+def row_channel(row: dict) -> str:
+    return row.get("channel") or DEFAULT_CHANNEL
+
+
+def within_limits(creative: dict, channel: str) -> bool:
+    """Whether every output of `creative` keeps to `channel`'s limits (as the platform counts)."""
+    limits = CHANNELS[channel].output_limits()
+    return all(
+        limit is None or CHANNELS[channel].width(creative.get(name) or "") <= limit
+        for name, limit in limits.items()
+    )
 
 
 def product_item(row: dict) -> dict:
@@ -55,7 +81,27 @@ def score_creatives(
     known_nouns: Iterable[str] | None = None,
     known_features: Iterable[str] | None = None,
 ) -> dict:
-    """ROUGE-L F1, fact fidelity and distinct-2 of creatives against their rows' references."""
+    """ROUGE-L F1, fact fidelity, distinct-2, ad-policy pass rate and limit compliance of creatives
+    against their rows' references; over all rows and per channel (`by_channel`)."""
+    scores = _scores(creatives, rows, known_brands, known_nouns, known_features)
+    channels = sorted({row_channel(row) for row in rows})
+    if len(channels) > 1 or channels != [DEFAULT_CHANNEL]:
+        scores["by_channel"] = {}
+        for channel in channels:
+            picked = [index for index, row in enumerate(rows) if row_channel(row) == channel]
+            part = _scores(
+                [creatives[index] for index in picked],
+                [rows[index] for index in picked],
+                known_brands,
+                known_nouns,
+                known_features,
+            )
+            part.pop("per_item")
+            scores["by_channel"][channel] = part
+    return scores
+
+
+def _scores(creatives, rows, known_brands, known_nouns, known_features) -> dict:
     outputs = [creative_text(creative) for creative in creatives]
     references = [creative_text(row) for row in rows]
     sources = [source_text(product_item(row)) for row in rows]
@@ -67,6 +113,7 @@ def score_creatives(
             {
                 "sku": str(row["sku"]),
                 "tone": row["tone"],
+                "channel": row_channel(row),
                 "category": _text_or_none(row.get("category")),
                 "rouge_l": score,
             }
@@ -87,6 +134,11 @@ def score_creatives(
             for creative, source in zip(creatives, sources, strict=True)
         )
         / max(len(rows), 1),  # 0.0 without rows, as fact_fidelity
+        # share whose every output keeps to its channel's limits: 1.0 by construction (budget.py)
+        "limit_compliance": sum(
+            within_limits(creative, row_channel(row)) for creative, row in zip(creatives, rows, strict=True)
+        )
+        / max(len(rows), 1),
         "items": len(rows),
     }
 
@@ -99,19 +151,31 @@ def greedy_creatives(
     max_new_tokens: int | None = None,
     limits: dict[str, int] | None = None,
 ) -> list[dict]:
-    """The greedy creative (variant 1) of each row's product in the row's tone, `batch_size` rows
-    per call, at most `max_new_tokens` tokens (default: the model's target length)."""
+    """The greedy creative (variant 1) of each row's product in the row's tone and channel,
+    `batch_size` rows per call (the rows of each channel one request of it), at most
+    `max_new_tokens` tokens (default: the model's target length); `limits` replace the channels'."""
     max_new_tokens = max_new_tokens or generator.default_max_new_tokens
     creatives: list[dict] = []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        results = generator.generate(
-            [product_item(row) for row in chunk],
-            [row["tone"] for row in chunk],
-            max_new_tokens=max_new_tokens,
-            limits=limits,
-        )
-        creatives += [variants[0] for variants in results]
+        channels = list(dict.fromkeys(row_channel(row) for row in chunk))
+        requests = []
+        for channel in channels:
+            picked = [row for row in chunk if row_channel(row) == channel]
+            requests.append(
+                GenerationRequest(
+                    [product_item(row) for row in picked],
+                    [row["tone"] for row in picked],
+                    max_new_tokens=max_new_tokens,
+                    limits=limits,
+                    channel=channel,
+                )
+            )
+        answers = {
+            channel: iter(results)
+            for channel, results in zip(channels, generator.generate_many(requests), strict=True)
+        }
+        creatives += [next(answers[row_channel(row)])[0] for row in chunk]
     return creatives
 
 
@@ -257,14 +321,7 @@ def evaluate_within_limits(
 
     free, free_seconds = run(None)
     limited, limited_seconds = run(limits)
-    baseline = [
-        {
-            "headline": fit_to_width(row["title"], limits.get("headline", 10**6)),
-            "body": fit_to_width(_first_sentence(row.get("description") or ""), limits.get("body", 10**6)),
-            "cta": "Shop now",
-        }
-        for row in rows
-    ]
+    baseline = [copy_title_creative(row, limits) for row in rows]
     references = [creative_text(row) for row in rows]
 
     def within(creative: dict) -> bool:
@@ -292,6 +349,78 @@ def evaluate_within_limits(
     }
 
 
+def channel_metrics(scores: dict, prefix: str = "") -> dict[str, float]:
+    """`scores["by_channel"]` as flat numbers, "google_search_rouge_l": the form MLflow and the
+    gate's stored scores take."""
+    return {
+        f"{prefix}{channel}_{name}": part[name]
+        for channel, part in (scores.get("by_channel") or {}).items()
+        for name in CHANNEL_METRICS
+        if name in part
+    }
+
+
+def evaluate_asset_sets(
+    generator: CreativeGenerator,
+    frame: pd.DataFrame,
+    channel: str = "google_search",
+    *,
+    split: str = "test",
+    max_products: int | None = 100,
+    batch_size: int = 128,
+) -> dict:
+    """Asset sets (asset_sets.py) for the split's products, one creative per tone in `channel`:
+    the share of complete sets, distinct model-written headlines within a set, distinct headlines
+    across the catalog (all sets' headlines, after normalising), the ad-policy pass rate and the limit
+    compliance of every asset. Products are taken in the order of a hash of their sku."""
+    from training.ml.asset_sets import asset_set_build, asset_set_problems, normalise
+
+    rows = split_rows(prepare_frame(frame), split)
+    products: dict[str, dict] = {}
+    for row in sorted(rows, key=lambda row: stable_order_key(row["sku"])):
+        products.setdefault(str(row["sku"]), row)
+    chosen = list(products.values())[:max_products]
+    if not chosen:
+        raise ValueError(f"no products in split {split!r} to build asset sets for")
+    items = [product_item(row) for row in chosen]
+    tones = list(generator.tones)
+    written: list[list[dict]] = []
+    for start in range(0, len(items), max(1, batch_size // len(tones))):
+        part = items[start : start + max(1, batch_size // len(tones))]
+        flat = [item for item in part for _tone in tones]
+        results = generator.generate(flat, tones * len(part), channel=channel)
+        written += [
+            [results[index * len(tones) + offset][0] for offset in range(len(tones))]
+            for index in range(len(part))
+        ]
+    definition = CHANNELS[channel]
+    complete = within = lint_clean = assets = 0
+    within_set: list[float] = []
+    headlines: list[str] = []
+    for item, creatives in zip(items, written, strict=True):
+        asset_set = asset_set_build(definition, item, creatives)
+        complete += not asset_set_problems(asset_set, item)
+        if asset_set.written:
+            within_set.append(asset_set.distinct_written / asset_set.written)
+        headlines += [normalise(text) for text in asset_set.assets.get("headline", [])]
+        source = source_text(item)
+        for name, values in asset_set.assets.items():
+            field = definition.field(name)
+            for value in values:
+                assets += 1
+                within += field.max_width is None or definition.width(value) <= field.max_width
+                lint_clean += not lint_creative({name: value}, source)
+    return {
+        "channel": channel,
+        "products": len(items),
+        "completeness": complete / len(items),
+        "distinct_headlines_in_set": sum(within_set) / len(within_set) if within_set else 0.0,
+        "distinct_headlines_catalog": len(set(headlines)) / len(headlines) if headlines else 0.0,
+        "asset_lint_pass_rate": lint_clean / assets if assets else 0.0,
+        "asset_limit_compliance": within / assets if assets else 0.0,
+    }
+
+
 def _text_or_none(value) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -307,13 +436,25 @@ def copy_title_baseline(
     known_nouns: Iterable[str] | None = None,
     known_features: Iterable[str] | None = None,
 ) -> dict:
-    """Metrics of the no-model baseline: headline = title, body = first sentence, cta = "Shop now"."""
+    """Metrics of the no-model baseline: headline = title, body = first sentence, cta = "Shop now",
+    each cut by whole words to its row's channel's limit (a title a channel cannot take is no
+    baseline for it)."""
     rows = evaluation_rows(frame, split, max_items)
-    creatives = [
-        {"headline": row["title"], "body": _first_sentence(row.get("description") or ""), "cta": "Shop now"}
-        for row in rows
-    ]
+    creatives = [copy_title_creative(row) for row in rows]
     return score_creatives(creatives, rows, known_brands, known_nouns, known_features)
+
+
+def copy_title_creative(row: dict, limits: dict[str, int | None] | None = None) -> dict:
+    limits = CHANNELS[row_channel(row)].output_limits() if limits is None else limits
+    texts = {
+        "headline": row["title"],
+        "body": _first_sentence(row.get("description") or ""),
+        "cta": "Shop now",
+    }
+    return {
+        name: text if limits.get(name) is None else fit_to_width(text, limits[name])
+        for name, text in texts.items()
+    }
 
 
 def _first_sentence(text: str) -> str:

@@ -1,6 +1,6 @@
 """How a product and a tone become model input, and how generated text becomes a creative.
 
-Prompt:  <|brand|> B <|category|> C <|title|> T <|price|> P <|description|> D <|tone:x|>
+Prompt:  <|brand|> B <|category|> C <|title|> T <|price|> P <|description|> D <|tone:x|> <|channel:y|>
 Target:  <|headline|> H <|body|> B <|cta|> C <|eos|>
 
 The product's brand and its noun are delexicalised: wherever they occur (brand field, title,
@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
-from training.ml.channels import display_width
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL, display_width
 from training.ml.tokenizer import (
     BRAND_SLOT,
+    CHANNEL_TOKENS,
     EOS,
     FIELD_TOKENS,
     NOUN_SLOT,
@@ -39,7 +40,7 @@ from training.ml.tokenizer import (
 
 IGNORE_INDEX = -100
 OUTPUT_FIELDS = ("headline", "body", "cta")  # in the order the model writes them
-PROMPT_FIELDS = ("brand", "category", "title", "price")  # then the description, then the tone
+PROMPT_FIELDS = ("brand", "category", "title", "price")  # then the description, the tone, the channel
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SpecialIds:
     tones: dict[str, int]
     brand_slot: int | None = None  # None: an artifact from before delexicalisation (brands as text)
     noun_slot: int | None = None  # None: an artifact from before the noun slot (nouns as text)
+    channels: dict[str, int] = field(default_factory=dict)  # empty: an artifact from before channels
 
     @classmethod
     def of(cls, tokenizer: PreTrainedTokenizerBase) -> SpecialIds:
@@ -68,6 +70,11 @@ class SpecialIds:
             tones={tone: token_id(token) for tone, token in TONE_TOKENS.items()},
             brand_slot=token_id(BRAND_SLOT) if BRAND_SLOT in tokenizer.get_vocab() else None,
             noun_slot=token_id(NOUN_SLOT) if NOUN_SLOT in tokenizer.get_vocab() else None,
+            channels={
+                name: token_id(token)
+                for name, token in CHANNEL_TOKENS.items()
+                if token in tokenizer.get_vocab()
+            },
         )
 
     def slots_of(self, item: Mapping) -> Slots:
@@ -83,7 +90,7 @@ class SpecialIds:
 
     def prompt_only(self) -> list[int]:
         """Ids that may only appear in a prompt; generation never emits them."""
-        return sorted({self.pad, *self.fields.values(), *self.tones.values()})
+        return sorted({self.pad, *self.fields.values(), *self.tones.values(), *self.channels.values()})
 
 
 def format_price(price) -> str:
@@ -203,11 +210,20 @@ def _encode(tokenizer: PreTrainedTokenizerBase, value: str) -> list[int]:
 
 
 def encode_prompt(
-    tokenizer: PreTrainedTokenizerBase, ids: SpecialIds, item: dict, tone: str, max_source_tokens: int
+    tokenizer: PreTrainedTokenizerBase,
+    ids: SpecialIds,
+    item: dict,
+    tone: str,
+    max_source_tokens: int,
+    channel: str = DEFAULT_CHANNEL,
 ) -> list[int]:
-    """Prompt ids; a long description is cut first, then the title, to fit `max_source_tokens`."""
+    """Prompt ids; a long description is cut first, then the title, to fit `max_source_tokens`.
+    The channel's token follows the tone where the tokenizer has channel tokens."""
     if tone not in ids.tones:
         raise ValueError(f"unknown tone {tone!r}; allowed tones: {', '.join(TONES)}")
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; allowed channels: {', '.join(CHANNELS)}")
+    ending = [ids.tones[tone], *([ids.channels[channel]] if ids.channels else [])]
     # The prompt keeps the noun as words: what the product is tells the model what to say about it
     # (a cutting board's material, a tent's capacity); only the copy writes it as the slot.
     slots = Slots(brand=_text(item.get("brand")) if ids.brand_slot is not None else "")
@@ -215,7 +231,7 @@ def encode_prompt(
     values["price"] = format_price(item.get("price"))
     pieces = {name: _encode(tokenizer, values[name]) for name in PROMPT_FIELDS}
     description = _encode(tokenizer, slots.delexicalise(_text(item.get("description"))))
-    fixed = len(PROMPT_FIELDS) + 2  # one marker per field, the description marker, the tone
+    fixed = len(PROMPT_FIELDS) + 1 + len(ending)  # a marker per field, the description's, tone, channel
     budget = max_source_tokens - fixed - sum(len(piece) for piece in pieces.values())
     if budget < 0:
         pieces["title"] = pieces["title"][: max(0, len(pieces["title"]) + budget)]
@@ -223,7 +239,7 @@ def encode_prompt(
     prompt: list[int] = []
     for name in PROMPT_FIELDS:
         prompt += [ids.fields[name], *pieces[name]]
-    prompt += [ids.fields["description"], *description[:budget], ids.tones[tone]]
+    prompt += [ids.fields["description"], *description[:budget], *ending]
     return prompt[:max_source_tokens]
 
 
@@ -252,7 +268,9 @@ def build_example(
     max_target_tokens: int,
 ) -> tuple[list[int], int]:
     """(input ids, prompt length): labels are the input ids with the first `prompt length` masked."""
-    prompt = encode_prompt(tokenizer, ids, row, row["tone"], max_source_tokens)
+    prompt = encode_prompt(
+        tokenizer, ids, row, row["tone"], max_source_tokens, row.get("channel") or DEFAULT_CHANNEL
+    )
     target = encode_target(
         tokenizer, ids, row["headline"], row["body"], row["cta"], max_target_tokens, ids.slots_of(row)
     )

@@ -19,6 +19,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokeni
 
 from training.ml.artifact import verify_artifact
 from training.ml.budget import FieldBudget, piece_widths
+from training.ml.channels import DEFAULT_CHANNEL, channel_get
 from training.ml.fact_guard import FactGuard, FactVocabularyIndex, token_pieces
 from training.ml.formatting import (
     OUTPUT_FIELDS,
@@ -59,15 +60,24 @@ class GenerationRequest:
     max_new_tokens: int = 64
     seed: int | None = None
     limits: Mapping[str, int | None] | None = None  # a field's maximum display width (budget.py)
+    # The channel written for (training/ml/channels.py): its token ends the prompt (for a model trained
+    # with channels), and its limits hold for every output unless `limits` is given.
+    channel: str = DEFAULT_CHANNEL
 
     @property
     def rows(self) -> int:
         return len(self.items) * self.num_variants
 
+    @property
+    def field_limits(self) -> Mapping[str, int | None]:
+        """The most display columns each output may take: `limits`, else the channel's."""
+        return self.limits if self.limits is not None else channel_get(self.channel).output_limits()
+
     def validated_tones(self) -> list[str]:
         """The tone of each item; raises ValueError naming what the model cannot read."""
         tones = _validated_tones(self.items, self.tone)
         _validate_items(self.items)
+        channel_get(self.channel)  # a ValueError naming the channels there are
         if not isinstance(self.num_variants, int) or not 1 <= self.num_variants <= 16:
             raise ValueError(f"num_variants must be an integer from 1 to 16, got {self.num_variants!r}")
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
@@ -184,13 +194,15 @@ class CreativeGenerator:
         max_new_tokens: int = 64,
         seed: int | None = None,
         limits: Mapping[str, int | None] | None = None,
+        channel: str = DEFAULT_CHANNEL,
     ) -> list[list[dict]]:
-        """For each item, `num_variants` creatives `{tone, headline, body, cta}`.
+        """For each item, `num_variants` creatives `{tone, headline, body, cta}` for `channel`, each
+        output within the channel's limits (or within `limits` when given, see GenerationRequest).
 
         `tone` is one tone for all items or one per item. All items x variants decode together in one
         left-padded batch (split only beyond `max_batch_rows` rows, to bound memory).
         """
-        request = GenerationRequest(items, tone, num_variants, max_new_tokens, seed, limits)
+        request = GenerationRequest(items, tone, num_variants, max_new_tokens, seed, limits, channel)
         return self.generate_many([request])[0]
 
     def generate_many(self, requests: Sequence[GenerationRequest]) -> list[list[list[dict]]]:
@@ -202,7 +214,7 @@ class CreativeGenerator:
         for stream, (request, tones) in enumerate(checked):
             for item, item_tone in zip(request.items, tones, strict=True):
                 prompt = encode_prompt(
-                    self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens
+                    self.tokenizer, self.special_ids, item, item_tone, self.max_source_tokens, request.channel
                 )
                 prompts += [prompt] * request.num_variants
                 sources += [source_text(item)] * request.num_variants
@@ -210,7 +222,7 @@ class CreativeGenerator:
                 slots += [self.special_ids.slots_of(item)] * request.num_variants
                 sampled += [variant > 0 for variant in range(request.num_variants)]
             limits += [request.max_new_tokens] * request.rows
-            field_limits += [request.limits] * request.rows
+            field_limits += [request.field_limits] * request.rows
             streams += [stream] * request.rows
         threads = self.batch_threads if len(prompts) >= BATCH_THREADS_MIN_ROWS else None
         with self._lock, torch.inference_mode(), _at_least_threads(threads):
@@ -243,7 +255,7 @@ class CreativeGenerator:
                         brands[row + index],
                         erased[row + index],
                         noun=slots[row + index].noun,
-                        limits=request.limits,
+                        limits=request.field_limits,
                     ),
                 }
                 for index, tokens in enumerate(generated[row : row + request.rows])

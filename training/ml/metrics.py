@@ -269,6 +269,9 @@ OOD_METRICS = (
     "foreign_feature_rate",
     "distinct_2",
 )
+# What evaluation reports per channel (evaluate.score_creatives' `by_channel`, flat as
+# "google_search_rouge_l" in MLflow and the gate's scores).
+CHANNEL_METRICS = ("rouge_l", "fact_fidelity", "distinct_2", "lint_pass_rate", "limit_compliance", "items")
 """What the out-of-distribution set is scored on (it has no reference copy, so no ROUGE-L):
 
 * foreign_brand_rate: share of creatives naming a known brand (the generator's, the catalog's or

@@ -13,6 +13,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from training.ml.channels import CHANNELS
+
 TONES: tuple[str, ...] = ("bold", "luxury", "value", "playful")
 
 PAD = "<|pad|>"
@@ -34,6 +36,11 @@ NOUN_SLOT = "<|slot:noun|>"
 """Stands for the product's noun ("Electric Guitar", "Cutting Board": see formatting.product_noun) in
 the same way: the model learns where the product is named, and decoding writes the input's own noun.
 After the brand slot, so an artifact with a brand slot but no noun slot keeps its ids."""
+CHANNEL_TOKENS = {name: f"<|channel:{name}|>" for name in CHANNELS}
+"""The channel a creative is written for (training/ml/channels.py), read after the tone: the model
+learns each channel's length and style from its reference creatives. After the slots, so older
+artifacts keep their ids; an artifact without them writes for any channel from the generic prompt,
+and decoding still keeps the channel's limits."""
 
 ALL_SPECIAL_TOKENS: list[str] = [
     PAD,
@@ -43,6 +50,7 @@ ALL_SPECIAL_TOKENS: list[str] = [
     *OUTPUT_TOKENS.values(),
     BRAND_SLOT,
     NOUN_SLOT,
+    *CHANNEL_TOKENS.values(),
 ]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 

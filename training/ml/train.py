@@ -22,7 +22,9 @@ from training.ml.artifact import (
 from training.ml.config import TrainingConfig
 from training.ml.data import EncodedRows, bucketed_batches, collate, epoch_rows
 from training.ml.evaluate import (
+    channel_metrics,
     copy_title_baseline,
+    evaluate_asset_sets,
     evaluate_generator,
     evaluate_out_of_distribution,
 )
@@ -301,11 +303,19 @@ def _evaluate(
         "eval_loss": model_metrics["loss"],
         "eval_perplexity": model_metrics["perplexity"],
         "eval_items": model_metrics["items"],
+        "limit_compliance": model_metrics["limit_compliance"],
         **{
             f"baseline_{name}": baseline[name]
             for name in ("rouge_l", "fact_fidelity", "distinct_2", "lint_pass_rate")
         },
+        **channel_metrics(model_metrics),
+        **channel_metrics(baseline, prefix="baseline_"),
     }
+    if "google_search" in set(prepared.rows["channel"]):
+        sets = evaluate_asset_sets(
+            generator, prepared.rows, "google_search", split=split, batch_size=config.eval_batch_size
+        )
+        metrics.update({f"google_search_{name}": value for name, value in sets.items() if name != "channel"})
     evaluation = {"split": split, "items": model_metrics["items"], "metrics": metrics}
     if ood_frame is not None and not ood_frame.empty:
         ood = evaluate_out_of_distribution(

@@ -96,6 +96,7 @@ class Command(BaseCommand):
                     port = stack.enter_context(benchmark.gunicorn_server(box=box, threads=threads))
                 self._latency(report, client, token, port, requests, max_new_tokens)
                 self._batch(report, client, batch_size, max_new_tokens)
+                self._constraint(report, requests, max_new_tokens)
         ModelManager.reset_all()
         return report
 
@@ -117,6 +118,25 @@ class Command(BaseCommand):
             timings = benchmark.measure_interleaved(calls, requests, tick=bar.update)
         report.raw, report.api_in_process = timings["raw"], timings["api_in_process"]
         report.api_http, report.http_floor = timings.get("api_http"), timings.get("http_floor")
+
+    def _constraint(self, report, requests, max_new_tokens) -> None:
+        """Raw generation for one channel on the same items, within its limits (the character budget,
+        training/ml/budget.py) and without (`limits={}`: the same prompt, no budget), in turns; at
+        batch 1 with `requests` calls and at batch 32 with BATCH_ROUNDS."""
+        generator = model_get().generator
+        channel = benchmark.CONSTRAINT_CHANNEL
+        for size in benchmark.CONSTRAINT_BATCHES:
+            items = benchmark.benchmark_items(size)
+            options = {"tone": benchmark.BENCHMARK_TONE, "max_new_tokens": max_new_tokens, "channel": channel}
+            calls = {
+                f"free_{size}": lambda items=items, options=options: generator.generate(
+                    items, limits={}, **options
+                ),
+                f"limited_{size}": lambda items=items, options=options: generator.generate(items, **options),
+            }
+            runs = requests if size == 1 else BATCH_ROUNDS
+            with tqdm(total=2 * runs, desc=f"{channel} limits, batch {size}", unit="call") as bar:
+                report.constraint.update(benchmark.measure_interleaved(calls, runs, tick=bar.update))
 
     def _batch(self, report, client, batch_size, max_new_tokens) -> None:
         """One batch_predict of `batch_size` items against the same items as separate predicts, in turns."""
