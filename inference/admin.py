@@ -1,4 +1,5 @@
-"""Read-only admin pages of what the production model wrote, and the catalog refresh with its progress.
+"""Read-only admin pages of what the production model wrote (creatives, asset sets), and the catalog
+refresh with its progress.
 
 Drift reports have their own admin in creativeops.monitoring (charts of the PSI per feature).
 """
@@ -9,7 +10,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from creativeops.core.admin import ReadOnlyAdminMixin
-from inference.models import Creative, CreativeRefresh, PredictionLog
+from inference.models import AssetSet, Creative, CreativeRefresh, PredictionLog
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -50,6 +51,14 @@ class LintListFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _lint_count(findings: list[dict]) -> str:
+    """The number of findings, their messages on hover."""
+    if not findings:
+        return "—"
+    messages = "\n".join(finding["message"] for finding in findings)
+    return format_html('<span title="{}">{}</span>', messages, len(findings))
+
+
 @admin.register(Creative)
 class CreativeAdmin(ReadOnlyAdmin):
     list_display = ["headline", "product", "tone", "model_version", "source", "lint_count", "created_at"]
@@ -62,11 +71,7 @@ class CreativeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Lint")
     def lint_count(self, creative: Creative) -> str:
-        """The number of findings, their messages on hover."""
-        if not creative.lint:
-            return "—"
-        messages = "\n".join(finding["message"] for finding in creative.lint)
-        return format_html('<span title="{}">{}</span>', messages, len(creative.lint))
+        return _lint_count(creative.lint)
 
     @admin.display(description="Ad-policy findings")
     def lint_findings(self, creative: Creative) -> str:
@@ -76,6 +81,66 @@ class CreativeAdmin(ReadOnlyAdmin):
             "\n",
             "<p><code>{}</code> in {}: {}</p>",
             ((finding["code"], finding["field"], finding["message"]) for finding in creative.lint),
+        )
+
+
+@admin.register(AssetSet)
+class AssetSetAdmin(ReadOnlyAdmin):
+    """The asset sets the refresh and the API wrote (`inference.services.asset_sets`)."""
+
+    list_display = [
+        "product",
+        "channel",
+        "model_version",
+        "headline_count",
+        "description_count",
+        "problem_list",
+        "lint_count",
+        "created_at",
+    ]
+    list_filter = ["channel", "model_version__status", LintListFilter]
+    list_select_related = ["product", "model_version"]
+    search_fields = ["product__sku", "product__title"]
+    raw_id_fields = ["product", "model_version"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["asset_table", "lint_findings"]
+
+    @admin.display(description="Headlines")
+    def headline_count(self, asset_set: AssetSet) -> int:
+        return len(asset_set.assets.get("headline", []))
+
+    @admin.display(description="Descriptions / primary texts")
+    def description_count(self, asset_set: AssetSet) -> int:
+        assets = asset_set.assets
+        return len(assets.get("description") or assets.get("primary_text") or [])
+
+    @admin.display(description="Problems")
+    def problem_list(self, asset_set: AssetSet) -> str:
+        return "; ".join(asset_set.problems) or "Complete"
+
+    @admin.display(description="Lint")
+    def lint_count(self, asset_set: AssetSet) -> str:
+        return _lint_count(asset_set.lint)
+
+    @admin.display(description="Assets")
+    def asset_table(self, asset_set: AssetSet) -> str:
+        return format_html_join(
+            "\n",
+            "<p><strong>{}</strong>: {}</p>",
+            ((name, " | ".join(values)) for name, values in asset_set.assets.items()),
+        )
+
+    @admin.display(description="Ad-policy findings")
+    def lint_findings(self, asset_set: AssetSet) -> str:
+        if not asset_set.lint:
+            return "None: nothing here that ad platforms reject."
+        return format_html_join(
+            "\n",
+            "<p><code>{}</code> in {} {}: {}</p>",
+            (
+                (finding["code"], finding["field"], finding.get("index", 0) + 1, finding["message"])
+                for finding in asset_set.lint
+            ),
         )
 
 

@@ -21,8 +21,12 @@ from inference import selectors, services
 from inference.model_manager import model_get
 from inference.models import Creative
 from inference.serializers import (
+    ASSET_SET_OUTPUT_SERIALIZERS,
+    ASSET_SET_REQUEST_SCHEMA,
+    ASSET_SET_RESPONSE_SCHEMA,
     DEFAULT_TONE,
     PREDICT_REQUEST_SCHEMA,
+    AssetSetInputSerializer,
     BatchPredictInputSerializer,
     BatchPredictOutputSerializer,
     ChannelListOutputSerializer,
@@ -30,12 +34,23 @@ from inference.serializers import (
     PredictInputSerializer,
     PredictItemSerializer,
     PredictOutputSerializer,
+    asset_set_body,
 )
+from inference.services.asset_sets import asset_sets_generate
+from inference.services.generation import creatives_as_ads
 
 logger = logging.getLogger(__name__)
 
 ENDPOINT_PREDICT = "predict"
 ENDPOINT_BATCH = "batch_predict"
+CHANNELS_NOTE = (
+    " `channel` (default `generic`; GET /api/v1/channels lists them with their limits) is what the "
+    "creatives are written for: every headline, body and call to action keeps the channel's limits, and "
+    "each creative's `ad` gives it as the channel's fields (a search ad's headlines, description and "
+    "display paths; a Meta feed ad's primary text, headline, link description and button). Only "
+    "`generic` creatives of a stored product are stored for the marketers; an unknown channel is a 400 "
+    "naming the allowed ones."
+)
 
 
 class TokenScopedRateThrottle(ScopedRateThrottle):
@@ -78,6 +93,11 @@ CREATIVE_EXAMPLE = {
     "headline": "Meet the Ridgeway backpack",
     "body": "Ripstop nylon build, 30 L and it sheds rain.",
     "cta": "Get yours",
+    "ad": {
+        "headline": ["Meet the Ridgeway backpack"],
+        "body": ["Ripstop nylon build, 30 L and it sheds rain."],
+        "cta": ["Get yours"],
+    },
 }
 NOVELTY_EXAMPLE = {
     "unlike_training_data": True,
@@ -147,19 +167,29 @@ def _respond(body: dict, result) -> AfterResponse:
     return AfterResponse(body, after=partial(services.prediction_logs_submit, logs=result.pending_logs))
 
 
-def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, endpoint: str):
-    """One batched call for every valid item; the stored products' creatives are saved."""
-    products = [item.get("product") for item in items]
-    return services.creatives_generate(
-        items=[services.product_item(item["product"]) if item.get("product") else item for item in items],
+def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, channel: str, endpoint: str):
+    """One batched call for every valid item; the stored products' generic creatives are saved.
+    Returns the result and each item's creatives with their `ad`."""
+    inputs = [services.product_item(item["product"]) if item.get("product") else item for item in items]
+    result = services.creatives_generate(
+        items=inputs,
         tone=[item["tone"] for item in items],
         num_variants=num_variants,
         max_new_tokens=max_new_tokens,
         endpoint=endpoint,
-        products=products,
+        products=[item.get("product") for item in items],
         source=Creative.Source.API,
         defer_logging=True,
+        channel=channel,
     )
+    return result, creatives_as_ads(channel=channel, items=inputs, generated=result.generated)
+
+
+def _stored_product(sku: str):
+    product = selectors.products_by_sku([sku]).get(sku)
+    if product is None:
+        raise ApplicationError(_unknown_sku(sku), field="sku", status_code=404)
+    return product
 
 
 class PredictApi(APIView):
@@ -175,6 +205,7 @@ class PredictApi(APIView):
             "creatives are then stored for the marketers). The first variant is the model's best guess; "
             "further variants are sampled. `novelty` says whether the product's category, brand or "
             "vocabulary is unlike the serving model's training data, where such copy is least reliable."
+            + CHANNELS_NOTE
         ),
         request=PREDICT_REQUEST_SCHEMA,
         responses={
@@ -192,6 +223,7 @@ class PredictApi(APIView):
                 value={
                     "model_name": "creative-generator",
                     "model_version": 3,
+                    "channel": "generic",
                     "creatives": [CREATIVE_EXAMPLE],
                     "novelty": NOVELTY_EXAMPLE,
                     "latency_ms": 41.7,
@@ -217,19 +249,22 @@ class PredictApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         num_variants, max_new_tokens = data.pop("num_variants"), data.pop("max_new_tokens")
+        channel = data.pop("channel")
         data.setdefault("tone", DEFAULT_TONE)
         if "sku" in data:
-            product = selectors.products_by_sku([data["sku"]]).get(data["sku"])
-            if product is None:
-                raise ApplicationError(_unknown_sku(data["sku"]), field="sku", status_code=404)
-            data["product"] = product
-        result = _generate(
-            [data], num_variants=num_variants, max_new_tokens=max_new_tokens, endpoint=ENDPOINT_PREDICT
+            data["product"] = _stored_product(data["sku"])
+        result, creatives = _generate(
+            [data],
+            num_variants=num_variants,
+            max_new_tokens=max_new_tokens,
+            channel=channel,
+            endpoint=ENDPOINT_PREDICT,
         )
         body = {
             "model_name": result.model_name,
             "model_version": result.model_version,
-            "creatives": result.generated[0],
+            "channel": channel,
+            "creatives": creatives[0],
             "novelty": result.novelty[0],
             "latency_ms": result.latency_ms,
         }
@@ -252,7 +287,7 @@ class BatchPredictApi(APIView):
             "validated on its own: a refused item gets `error` (message and field) in its result and the "
             "others are still generated. `results` follow the request order (`index`). An item may name "
             "its own `tone`; the batch's `tone` applies to the others. Each generated item carries "
-            "`novelty`, as in predict."
+            "`novelty`, as in predict." + CHANNELS_NOTE
         ),
         request=BatchPredictInputSerializer,
         responses={
@@ -266,7 +301,11 @@ class BatchPredictApi(APIView):
         examples=[
             OpenApiExample(
                 "Two items",
-                value={"items": [ITEM_EXAMPLE, {"sku": "SKU-00042", "tone": "value"}], "tone": "bold"},
+                value={
+                    "items": [ITEM_EXAMPLE, {"sku": "SKU-00042", "tone": "value"}],
+                    "tone": "bold",
+                    "channel": "generic",
+                },
                 request_only=True,
             ),
             OpenApiExample(
@@ -274,6 +313,7 @@ class BatchPredictApi(APIView):
                 value={
                     "model_name": "creative-generator",
                     "model_version": 3,
+                    "channel": "generic",
                     "results": [
                         {"index": 0, "creatives": [CREATIVE_EXAMPLE], "novelty": NOVELTY_EXAMPLE},
                         {
@@ -300,13 +340,14 @@ class BatchPredictApi(APIView):
         result = None
         if valid:
             with services.batch_generation_slot():  # 503 when this process is already generating a batch
-                result = _generate(
+                result, generated = _generate(
                     [item for _index, item in valid],
                     num_variants=data["num_variants"],
                     max_new_tokens=data["max_new_tokens"],
+                    channel=data["channel"],
                     endpoint=ENDPOINT_BATCH,
                 )
-            answers = zip(valid, result.generated, result.novelty, strict=True)
+            answers = zip(valid, generated, result.novelty, strict=True)
             for (index, _item), creatives, novelty in answers:
                 results[index].update(creatives=creatives, novelty=novelty)
             model_name, model_version, latency_ms = result.model_name, result.model_version, result.latency_ms
@@ -317,11 +358,105 @@ class BatchPredictApi(APIView):
         body = {
             "model_name": model_name,
             "model_version": model_version,
+            "channel": data["channel"],
             "results": results,
             "latency_ms": latency_ms,
         }
         output = BatchPredictOutputSerializer(body).data
         return _respond(output, result) if result is not None else Response(output)
+
+
+GOOGLE_SEARCH_SET_EXAMPLE = {
+    "model_name": "creative-generator",
+    "model_version": 3,
+    "channel": "google_search",
+    "headlines": ["Ridgeway Backpack", "Ripstop Nylon, Sheds Rain", "Pack Light for the Trail"],
+    "descriptions": ["The Ridgeway backpack is made from ripstop nylon and sheds rain. 30 L."],
+    "paths": ["Outdoor", "Backpack"],
+    "lint": [],
+    "problems": ["3 distinct headlines, fewer than 8", "1 distinct descriptions, fewer than 3"],
+    "latency_ms": 88.1,
+}
+
+
+class AssetSetApi(APIView):
+    throttle_classes = [TokenScopedRateThrottle]
+    throttle_scope = "predict"  # one product's set is one product's predictions, in every tone
+
+    @extend_schema(
+        operation_id="asset_set_generate",
+        summary="An ad's asset set for one product",
+        description=(
+            "The production model writes the product's creative for `channel` in every tone (one "
+            "batched generation), and the distinct ones become the assets of one ad, completed from the "
+            "product's own facts where the writing leaves it short. `google_search` (the default): a "
+            "responsive search ad's headlines (each ≤ 30 characters), descriptions (≤ 90) and 2 display "
+            "paths (≤ 15); `meta_feed`: a feed ad's primary texts (≤ 125), headlines (≤ 40), link "
+            "descriptions (≤ 30) and call-to-action button. The answer's keys follow `channel` (the "
+            "`AssetSet` schema is one of `GoogleSearchAssetSet`, `MetaFeedAssetSet`). `lint` lists what "
+            "an ad platform would reject in any asset, `problems` why the set is not complete (empty: it "
+            "is). Give the product's text, as in predict, or the `sku` of a stored product: its set is "
+            "then stored with the model version (replacing the one that version wrote before) for the "
+            "marketers' pages and exports. `generic` has no asset set: a 400 naming the channels that do."
+        ),
+        request=ASSET_SET_REQUEST_SCHEMA,
+        responses={
+            200: ASSET_SET_RESPONSE_SCHEMA,
+            404: _error("`sku` names no stored product."),
+            **COMMON_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Free text", value={**ITEM_EXAMPLE, "channel": "google_search"}, request_only=True
+            ),
+            OpenApiExample(
+                "Stored product", value={"sku": "SKU-00042", "channel": "meta_feed"}, request_only=True
+            ),
+            OpenApiExample(
+                "Search ad assets", value=GOOGLE_SEARCH_SET_EXAMPLE, response_only=True, status_codes=["200"]
+            ),
+            OpenApiExample(
+                "A channel without asset sets",
+                value={
+                    "error": {
+                        "message": 'channel: Channel "generic" has no asset sets; allowed channels: '
+                        "google_search, meta_feed.",
+                        "field": "channel",
+                        "details": {
+                            "channel": [
+                                'Channel "generic" has no asset sets; allowed channels: google_search, '
+                                "meta_feed."
+                            ]
+                        },
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AssetSetInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        channel = data.pop("channel")
+        if "sku" in data:
+            result = asset_sets_generate(
+                products=[_stored_product(data["sku"])], channel=channel, defer_logging=True
+            )
+        else:
+            result = asset_sets_generate(items=[data], channel=channel, defer_logging=True)
+        written = result.sets[0]
+        body = {
+            "model_name": result.model_name,
+            "model_version": result.model_version,
+            "channel": channel,
+            **asset_set_body(channel=channel, assets=written.assets),
+            "lint": written.lint,
+            "problems": written.problems,
+            "latency_ms": result.latency_ms,
+        }
+        return _respond(ASSET_SET_OUTPUT_SERIALIZERS[channel](body).data, result)
 
 
 def _info_serializer():

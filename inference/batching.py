@@ -5,11 +5,12 @@ it. If no other thread is generating, it leads: it takes the waiting requests (u
 rows, oldest first, its own among them), decodes all their rows in one
 `CreativeGenerator.generate_many` call in its own thread, hands every request its own creatives, and
 once its own request is answered passes the lead to the oldest request still waiting. Rows, not
-requests, are batched: tones, variant counts and token limits may differ, each row stops at its own
-limit, and a request's sampled variants draw from its own seeded generator, so a request gets exactly
-what it would have got alone. A lone request is generated in the thread that received it: no hand-off
-between threads, no wait (a dedicated batcher thread measured slower at one client, where every
-request paid two thread wake-ups; see deploy/README-deploy.md).
+requests, are batched: tones, channels, variant counts and token limits may differ, each row stops at
+its own limit and keeps its own request's channel (its prompt token and field limits: the generator
+takes them per request), and a request's sampled variants draw from its own seeded generator, so a
+request gets exactly what it would have got alone. A lone request is generated in the thread that
+received it: no hand-off between threads, no wait (a dedicated batcher thread measured slower at one
+client, where every request paid two thread wake-ups; see deploy/README-deploy.md).
 
 The window: when the previous batch held several requests (the process is under concurrent load), the
 leader waits at most `BATCH_WAIT_MS` after the oldest request arrived for others, or until

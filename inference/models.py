@@ -127,8 +127,10 @@ class CreativeRefresh(models.Model):
         "registry.ModelVersion", on_delete=models.CASCADE, related_name="creative_refresh"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    done = models.PositiveIntegerField(default=0, help_text="Creatives written (product × tone).")
-    total = models.PositiveIntegerField(default=0, help_text="Creatives to write: products × tones.")
+    done = models.PositiveIntegerField(default=0, help_text="Creatives written (product × tone × channel).")
+    total = models.PositiveIntegerField(
+        default=0, help_text="Creatives to write: products × tones × channels."
+    )
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -167,7 +169,10 @@ class AssetSet(models.Model):
     lint = models.JSONField(
         default=list,
         blank=True,
-        help_text="Ad-policy findings {code, field, text, message} of every asset (`training.ml.policy_lint`).",
+        help_text=(
+            "Ad-policy and channel-limit findings {code, field, index, text, message} of every asset "
+            "(`training.ml.policy_lint`, `training.ml.channels.field_check`)."
+        ),
     )
     problems = models.JSONField(
         default=list, blank=True, help_text="Why the set is not complete, in words; empty when it is."

@@ -1,4 +1,4 @@
-"""Read queries behind the marketers' pages: the creatives list, its CSV export and the product page.
+"""Read queries behind the marketers' pages: the creatives list, its CSV exports and the product page.
 
 "Current" creatives are one per (product, tone) of one model version (see `latest_creatives`): a
 product that was regenerated three times in the bold tone still shows one bold row, the newest.
@@ -13,14 +13,15 @@ from itertools import groupby
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.functional import cached_property
 
-from inference.models import Creative
+from inference.models import AssetSet, Creative
 from inference.search import creative_search_condition
 from products.models import Product, Tone
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
+from training.ml.channels import CHANNELS
 
 SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # key: (label, order_by); every ordering ends on the primary key so pages never overlap.
@@ -30,6 +31,13 @@ SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "newest": ("Newest first", ("-created_at", "-id")),
 }
 DEFAULT_SORT = "title"
+# The same orders for asset sets (one per product and channel), for the ad-platform exports.
+ASSET_SET_SORTS: dict[str, tuple[str, ...]] = {
+    "title": ("product__title", "product__sku", "id"),
+    "price": ("product__price", "product__sku", "id"),
+    "-price": ("-product__price", "product__sku", "id"),
+    "newest": ("-created_at", "-id"),
+}
 
 EXPORT_COLUMNS = (
     "sku",
@@ -83,22 +91,57 @@ def creative_list(*, model_version: ModelVersion, filters: CreativeFilters) -> Q
     """The rows of the creatives page and of its CSV export, products joined. Every row belongs to
     `model_version`, so its row is not joined (it would widen every sorted tuple for nothing)."""
     queryset = latest_creatives(model_version=model_version).select_related("product")
-    if filters.category:
-        queryset = queryset.filter(product__category=filters.category)
+    queryset = queryset.filter(_product_condition(filters))
     if filters.tone:
         queryset = queryset.filter(tone=filters.tone)
-    if filters.brand:
-        queryset = queryset.filter(product__brand__iexact=filters.brand)
-    if filters.price_min is not None:
-        queryset = queryset.filter(product__price__gte=filters.price_min)
-    if filters.price_max is not None:
-        queryset = queryset.filter(product__price__lte=filters.price_max)
     if filters.search:
         queryset = queryset.filter(
             creative_search_condition(text=filters.search, model_version=model_version)
         )
     _, order_by = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     return queryset.order_by(*order_by)
+
+
+def _product_condition(filters: CreativeFilters) -> Q:
+    """The filters on the product's own columns, for a row with a `product` relation."""
+    condition = Q()
+    if filters.category:
+        condition &= Q(product__category=filters.category)
+    if filters.brand:
+        condition &= Q(product__brand__iexact=filters.brand)
+    if filters.price_min is not None:
+        condition &= Q(product__price__gte=filters.price_min)
+    if filters.price_max is not None:
+        condition &= Q(product__price__lte=filters.price_max)
+    return condition
+
+
+def asset_set_list(
+    *, model_version: ModelVersion, channel: str, filters: CreativeFilters
+) -> QuerySet[AssetSet]:
+    """The `channel` asset sets `model_version` wrote for the products the creatives page lists with
+    `filters`, products joined, in the page's order: what the ad-platform exports read.
+
+    The product's own columns are filtered on directly; the tone and the search are conditions on the
+    creatives, so they select the products that have a listed creative (one semi-join), exactly the
+    products of the page."""
+    queryset = (
+        AssetSet.objects.filter(model_version=model_version, channel=channel)
+        .filter(_product_condition(filters))
+        .select_related("product")
+    )
+    if filters.tone or filters.search:
+        listed = creative_list(model_version=model_version, filters=filters).order_by().values("product_id")
+        queryset = queryset.filter(product_id__in=listed)
+    return queryset.order_by(*ASSET_SET_SORTS.get(filters.sort, ASSET_SET_SORTS[DEFAULT_SORT]))
+
+
+def product_asset_sets(*, product: Product, model_version: ModelVersion | None) -> dict[str, AssetSet]:
+    """The asset sets `model_version` wrote for one product, by channel."""
+    if model_version is None:
+        return {}
+    rows = AssetSet.objects.filter(product=product, model_version=model_version, channel__in=list(CHANNELS))
+    return {asset_set.channel: asset_set for asset_set in rows}
 
 
 def catalog_categories() -> list[str]:

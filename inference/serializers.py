@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import math
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from creativeops.core.api import PlainTextField
 from inference.services import generation_limits
+from inference.services.asset_sets import ASSET_SET_CHANNELS, unknown_asset_set_channel
 from inference.services.novelty import SIGNALS as NOVELTY_SIGNALS
 from products.models import Product, Tone
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL
 
 TONE_CHOICES = Tone.values
 DEFAULT_TONE = Tone.BOLD.value
+DEFAULT_ASSET_SET_CHANNEL = "google_search"
 PRICE_MAX = 99_999_999.99  # ten digits, two of them decimals: what a stored price can hold
 SKU_MAX = Product._meta.get_field("sku").max_length
 CATEGORY_MAX = Product._meta.get_field("category").max_length
@@ -106,6 +109,47 @@ def tone_field(**options) -> serializers.ChoiceField:
     )
 
 
+class ChannelChoiceField(serializers.ChoiceField):
+    """A channel's name, documented as the named enum `component_name` (see ChannelChoiceFieldSchema)."""
+
+    def __init__(self, *, component_name: str, **options):
+        self.component_name = component_name
+        super().__init__(**options)
+
+
+class ChannelChoiceFieldSchema(OpenApiSerializerFieldExtension):
+    """Each set of channel names is one named component (`ChannelName`: every channel,
+    `AssetSetChannelName`: those with asset sets) that every operation refers to. Inline enums of one
+    field name with different choices would collide in drf-spectacular's enum naming."""
+
+    target_class = "inference.serializers.ChannelChoiceField"
+
+    def get_name(self) -> str:
+        return self.target.component_name
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": list(self.target.choices)}
+
+
+def channel_field(**options) -> ChannelChoiceField:
+    allowed = ", ".join(CHANNELS)
+    return ChannelChoiceField(
+        component_name="ChannelName",
+        choices=list(CHANNELS),
+        error_messages={"invalid_choice": f'Unknown channel "{{input}}"; allowed channels: {allowed}.'},
+        **options,
+    )
+
+
+def asset_set_channel_field(**options) -> ChannelChoiceField:
+    return ChannelChoiceField(
+        component_name="AssetSetChannelName",
+        choices=list(ASSET_SET_CHANNELS),
+        error_messages={"invalid_choice": unknown_asset_set_channel("{input}")},
+        **options,
+    )
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses keys it does not know: a typo such as "tones" must not silently fall back to a default."""
 
@@ -183,6 +227,16 @@ class GenerationOptionsMixin(serializers.Serializer):
             min_value=limits.min_new_tokens,
             max_value=limits.max_new_tokens,
             help_text="Upper bound on the generated tokens per creative.",
+        )
+        fields["channel"] = channel_field(
+            required=False,
+            default=DEFAULT_CHANNEL,
+            help_text=(
+                f"The channel the creatives are written for, one of {', '.join(CHANNELS)} (their limits: "
+                "GET /api/v1/channels). Every output keeps the channel's limits, and each creative's `ad` "
+                "gives it as the channel's fields. Only `generic` creatives of a stored product are "
+                "stored for the marketers."
+            ),
         )
         return fields
 
@@ -302,6 +356,16 @@ class CreativeSerializer(serializers.Serializer):
     headline = serializers.CharField()
     body = serializers.CharField()
     cta = serializers.CharField()
+    ad = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=(
+            "The creative as the request's channel's fields, each a list of values: generic "
+            "{headline, body, cta}; google_search {headline: [headline, call to action as a second "
+            "headline], description, path: [2 display paths from the category and the product]}; "
+            "meta_feed {headline, primary_text, link_description, cta: [a button of Meta's list]}. "
+            "A field the model left empty is left out."
+        ),
+    )
 
 
 @extend_schema_serializer(component_name="InputNovelty")
@@ -340,6 +404,7 @@ class ItemErrorSerializer(serializers.Serializer):
 class PredictOutputSerializer(serializers.Serializer):
     model_name = serializers.CharField()
     model_version = serializers.IntegerField()
+    channel = channel_field(help_text="The channel written for.")
     creatives = CreativeSerializer(many=True)
     novelty = NoveltySerializer()
     latency_ms = serializers.FloatField()
@@ -356,6 +421,7 @@ class BatchResultSerializer(serializers.Serializer):
 class BatchPredictOutputSerializer(serializers.Serializer):
     model_name = serializers.CharField()
     model_version = serializers.IntegerField()
+    channel = channel_field(help_text="The channel written for.")
     results = BatchResultSerializer(many=True)
     latency_ms = serializers.FloatField(
         help_text="Time on the model for the whole batch (0 when no item was valid)."
@@ -416,3 +482,130 @@ class ChannelSerializer(serializers.Serializer):
 class ChannelListOutputSerializer(serializers.Serializer):
     default = serializers.CharField(help_text="The channel of a request that names none.")
     channels = ChannelSerializer(many=True)
+
+
+# --- asset sets (POST /api/v1/asset_sets) ------------------------------------------------------
+
+
+def _asset_set_channel_fields() -> dict:
+    return {
+        "channel": asset_set_channel_field(
+            required=False,
+            default=DEFAULT_ASSET_SET_CHANNEL,
+            help_text=(
+                f"The channel of the set, one of {', '.join(ASSET_SET_CHANNELS)} (generic creatives come "
+                "one at a time from predict: they have no set)."
+            ),
+        )
+    }
+
+
+class AssetSetInputSerializer(PredictItemSerializer):
+    """One product, as predict takes it (its text, or the sku of a stored product), and the channel."""
+
+    def get_fields(self):
+        return {**_sku_fields(required=False), **_text_fields(required=False), **_asset_set_channel_fields()}
+
+
+@extend_schema_serializer(component_name="AssetSetProductText")
+class AssetSetProductTextSerializer(StrictSerializer):
+    """A product described by its text; the set is not stored."""
+
+    def get_fields(self):
+        return {**_text_fields(required=True), **_asset_set_channel_fields()}
+
+
+@extend_schema_serializer(component_name="AssetSetStoredProduct")
+class AssetSetStoredProductSerializer(StrictSerializer):
+    """A stored product named by its sku; the set is stored with the model version that wrote it."""
+
+    def get_fields(self):
+        return {**_sku_fields(required=True), **_asset_set_channel_fields()}
+
+
+ASSET_SET_REQUEST_SCHEMA = PolymorphicProxySerializer(
+    component_name="AssetSetRequest",
+    serializers=[AssetSetProductTextSerializer, AssetSetStoredProductSerializer],
+    resource_type_field_name=None,
+)
+
+
+@extend_schema_serializer(component_name="AssetFinding")
+class AssetFindingSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text=(
+            "The rule: over_limit or not_a_choice (the channel's own rules), superlative, all_caps, "
+            "repeated_punctuation, click_here or foreign_number (the ad-policy lint)."
+        )
+    )
+    field = serializers.CharField(help_text="The channel field of the asset (`headline`, `description`, …).")
+    index = serializers.IntegerField(help_text="The asset's position in its field's list.")
+    text = serializers.CharField(help_text="The words that broke the rule.")
+    message = serializers.CharField(help_text="What is wrong and what to do, for a marketer.")
+
+
+class AssetSetOutputSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    model_version = serializers.IntegerField(help_text="The version that wrote the set (and stored it).")
+    lint = AssetFindingSerializer(many=True, help_text="Findings on every asset; empty: nothing to fix.")
+    problems = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why the set is not complete, in words (too few distinct headlines, …); empty: complete.",
+    )
+    latency_ms = serializers.FloatField(
+        help_text="Time on the model for the product's creatives in every tone."
+    )
+
+
+def _assets(field_name: str, channel: str, what: str) -> serializers.ListField:
+    field = CHANNELS[channel].field(field_name)
+    limit = f", each at most {field.max_width} characters" if field.max_width else ""
+    return serializers.ListField(
+        child=serializers.CharField(),
+        help_text=f"{what}{limit} (a double-width character counts two); distinct after normalising case "
+        "and punctuation.",
+    )
+
+
+@extend_schema_serializer(component_name="GoogleSearchAssetSet")
+class GoogleSearchAssetSetSerializer(AssetSetOutputSerializer):
+    """A responsive search ad's assets (Google Ads, Microsoft Advertising)."""
+
+    channel = serializers.ChoiceField(choices=["google_search"])
+    headlines = _assets(
+        "headline", "google_search", "Up to 15 headlines (a complete set has 8 or more; an ad takes 3–15)"
+    )
+    descriptions = _assets(
+        "description", "google_search", "Up to 4 descriptions (a complete set has 3 or more; an ad takes 2–4)"
+    )
+    paths = _assets("path", "google_search", "Up to 2 display paths: the category, then the product")
+
+
+@extend_schema_serializer(component_name="MetaFeedAssetSet")
+class MetaFeedAssetSetSerializer(AssetSetOutputSerializer):
+    """A Meta (Facebook / Instagram) feed ad's assets, as its flexible format takes them."""
+
+    channel = serializers.ChoiceField(choices=["meta_feed"])
+    primary_texts = _assets("primary_text", "meta_feed", "Up to 5 primary texts")
+    headlines = _assets("headline", "meta_feed", "Up to 5 headlines")
+    link_descriptions = _assets("link_description", "meta_feed", "Up to 5 link descriptions")
+    ctas = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(CHANNELS["meta_feed"].field("cta").choices)),
+        help_text="The call-to-action button, one of Meta's list.",
+    )
+
+
+ASSET_SET_OUTPUT_SERIALIZERS = {
+    "google_search": GoogleSearchAssetSetSerializer,
+    "meta_feed": MetaFeedAssetSetSerializer,
+}
+ASSET_SET_RESPONSE_SCHEMA = PolymorphicProxySerializer(
+    component_name="AssetSet",
+    serializers=ASSET_SET_OUTPUT_SERIALIZERS,
+    resource_type_field_name="channel",
+)
+
+
+def asset_set_body(*, channel: str, assets: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A set's assets under the answer's keys: each channel field's name in the plural."""
+    return {f"{field.name}s": list(assets.get(field.name, [])) for field in CHANNELS[channel].fields}

@@ -7,8 +7,17 @@ from decimal import Decimal
 from django import forms
 from django.core.validators import MaxValueValidator
 
+from creativeops.core.errors import ApplicationError
 from inference.selectors_pages import DEFAULT_SORT, SORTS, CreativeFilters, tone_choices
 from inference.services import generation_limits
+from inference.services.ad_exports import (
+    AD_EXPORT_PLATFORMS,
+    DEFAULT_AD_GROUP,
+    DEFAULT_CAMPAIGN,
+    GOOGLE_ADS,
+    NAME_MAX_LENGTH,
+    name_template_parse,
+)
 from registry.models import ModelVersion
 
 SEARCH_MAX_CHARS = 200
@@ -87,3 +96,49 @@ class RegenerateForm(forms.Form):
         field.validators.append(MaxValueValidator(limit))
         field.widget.attrs["max"] = limit
         field.help_text = f"From 1 to {limit}."
+
+
+class AdExportForm(forms.Form):
+    """The ad-platform export of /creatives/: its format and, for Google Ads, the campaign and ad group
+    names. Sent with the page's filters, which choose the products (see `CreativeFilterForm`)."""
+
+    platform = forms.ChoiceField(
+        label="Format",
+        choices=list(AD_EXPORT_PLATFORMS.items()),
+        initial=GOOGLE_ADS,
+        widget=forms.RadioSelect,
+    )
+    campaign = forms.CharField(
+        label="Campaign",
+        required=False,
+        max_length=NAME_MAX_LENGTH,
+        initial=DEFAULT_CAMPAIGN,
+        strip=True,
+        help_text="Google Ads only. Text, with {category}, {brand} or {sku} filled in per product.",
+    )
+    ad_group = forms.CharField(
+        label="Ad group",
+        required=False,
+        max_length=NAME_MAX_LENGTH,
+        initial=DEFAULT_AD_GROUP,
+        strip=True,
+        help_text=(
+            "Google Ads only; as the campaign. Google serves at most 3 responsive search ads per ad group: "
+            "“{brand} {sku}” gives each product its own."
+        ),
+    )
+
+    def clean_campaign(self) -> str:
+        return self._name("campaign", "Campaign", DEFAULT_CAMPAIGN)
+
+    def clean_ad_group(self) -> str:
+        return self._name("ad_group", "Ad group", DEFAULT_AD_GROUP)
+
+    def _name(self, field_name: str, label: str, default: str) -> str:
+        """Empty means the default; anything else must be a template Google accepts."""
+        template = self.cleaned_data.get(field_name) or default
+        try:
+            name_template_parse(template, label=label)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message, code="invalid_name") from None
+        return template

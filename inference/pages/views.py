@@ -6,7 +6,6 @@ None of them needs `is_staff`: marketers are not admin users.
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 
 from django.contrib import messages
@@ -19,7 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from creativeops.core.errors import ApplicationError
 from inference import selectors_pages as selectors
 from inference import services
-from inference.pages.forms import CreativeFilterForm, RegenerateForm
+from inference.pages.forms import AdExportForm, CreativeFilterForm, RegenerateForm
+from inference.pages.previews import ad_previews
+from inference.services.ad_exports import ad_export_build, csv_lines
 from products.models import Product
 from registry.selectors import production_version
 
@@ -28,6 +29,10 @@ REGENERATED_SESSION_KEY = "creatives:regenerated"
 NO_PRODUCTION_MESSAGE = (
     "No model is in production yet, so nothing can be regenerated: an operator must approve and "
     "promote a model first."
+)
+NO_EXPORT_VERSION_RESPONSE = (
+    "No model is in production yet, so there are no creatives to export; choose an earlier "
+    "model version with the 'version' filter.\n"
 )
 VIEW_CREATIVE = "inference.view_creative"
 ADD_CREATIVE = "inference.add_creative"
@@ -57,7 +62,10 @@ def _listing(form: CreativeFilterForm):
 @permission_required(VIEW_CREATIVE, raise_exception=True)
 @require_GET
 def creative_list(request):
-    form = _filter_form(request)
+    return _render_list(request, _filter_form(request), export_form=AdExportForm())
+
+
+def _render_list(request, form: CreativeFilterForm, *, export_form: AdExportForm, status: int = 200):
     model_version, creatives = _listing(form)
     page_obj = paginator = page_range = None
     if creatives is not None:
@@ -74,16 +82,30 @@ def creative_list(request):
         "paginator": paginator,
         "page_range": page_range,
         "brands": selectors.catalog_brands(),
+        "export_form": export_form,
+        # The page's filters, carried by the ad export form so that it exports what the page lists.
+        "export_filters": [
+            (name, value) for name, value in request.GET.items() if name in CreativeFilterForm.base_fields
+        ],
         "nav_section": "creatives",
     }
-    return render(request, "creatives/list.html", context, status=400 if form.errors else 200)
+    return render(request, "creatives/list.html", context, status=400 if form.errors else status)
 
 
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+def _invalid_filters_response(form: CreativeFilterForm) -> HttpResponse:
+    problems = "; ".join(
+        f"{form.fields[name].label if name in form.fields else 'filters'}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+    )
+    return HttpResponse(
+        f"Invalid filters: {problems}\n", status=400, content_type="text/plain; charset=utf-8"
+    )
 
-    def write(self, value: str) -> str:
-        return value
+
+def _csv_download(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @login_required
@@ -92,30 +114,39 @@ class _Echo:
 def creative_export_csv(request):
     form = _filter_form(request)
     if form.errors:
-        problems = "; ".join(
-            f"{form.fields[name].label if name in form.fields else 'filters'}: {' '.join(errors)}"
-            for name, errors in form.errors.items()
-        )
-        return HttpResponse(
-            f"Invalid filters: {problems}\n", status=400, content_type="text/plain; charset=utf-8"
-        )
+        return _invalid_filters_response(form)
     model_version, creatives = _listing(form)
     if model_version is None:
-        return HttpResponse(
-            "No model is in production yet, so there are no creatives to export; choose an earlier "
-            "model version with the 'version' filter.\n",
-            status=409,
-            content_type="text/plain; charset=utf-8",
-        )
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in selectors.export_rows(creatives, model_version=model_version)),
-        content_type="text/csv; charset=utf-8",
-    )
+        return HttpResponse(NO_EXPORT_VERSION_RESPONSE, status=409, content_type="text/plain; charset=utf-8")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    filename = f"creatives-{model_version.name}-v{model_version.version}-{stamp}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return _csv_download(
+        csv_lines(selectors.export_rows(creatives, model_version=model_version)),
+        f"creatives-{model_version.name}-v{model_version.version}-{stamp}.csv",
+    )
+
+
+@login_required
+@permission_required(VIEW_CREATIVE, raise_exception=True)
+@require_GET
+def creative_ad_export(request):
+    """The asset sets of the products the page lists, as a file Google Ads Editor or Meta imports."""
+    form = _filter_form(request)
+    if form.errors:
+        return _invalid_filters_response(form)
+    export_form = AdExportForm(request.GET)
+    if not export_form.is_valid():
+        return _render_list(request, form, export_form=export_form, status=400)
+    model_version, _ = _listing(form)
+    if model_version is None:
+        return HttpResponse(NO_EXPORT_VERSION_RESPONSE, status=409, content_type="text/plain; charset=utf-8")
+    export = ad_export_build(
+        platform=export_form.cleaned_data["platform"],
+        model_version=model_version,
+        filters=form.filters(),
+        campaign=export_form.cleaned_data["campaign"],
+        ad_group=export_form.cleaned_data["ad_group"],
+    )
+    return _csv_download(export.csv_lines(), export.filename)
 
 
 def _render_product(request, product: Product, *, form: RegenerateForm, error: str = "", status: int = 200):
@@ -130,6 +161,10 @@ def _render_product(request, product: Product, *, form: RegenerateForm, error: s
     context = {
         "product": product,
         "production": production,
+        "ad_previews": ad_previews(
+            product=product,
+            asset_sets=selectors.product_asset_sets(product=product, model_version=production),
+        ),
         "current": current,
         "history": history,
         "regenerated": regenerated,

@@ -1,4 +1,10 @@
-"""Creatives from the production model: the one path the API, the marketer pages and the refresh share."""
+"""Creatives from the production model: the one path the API, the marketer pages and the refresh share.
+
+A creative is written for a channel (`training.ml.channels`): its token ends the model's prompt and
+decoding keeps every output within the channel's limits. Only the `generic` channel is stored as
+`Creative` rows (the marketers' table is that channel); the other channels' creatives are answered,
+or gathered into asset sets (`inference.services.asset_sets`).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from inference.models import Creative, PredictionLog
 from inference.services.creatives import creatives_store
 from inference.services.novelty import items_novelty, training_profile_of_loaded
 from products.models import Product, Tone
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL, channel_ad, display_paths
+from training.ml.formatting import product_noun
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +75,9 @@ def generation_limits() -> GenerationLimits:
 class GenerationResult:
     """What one generation call produced.
 
-    `generated[i]` holds the `num_variants` creatives `{tone, headline, body, cta}` of `items[i]`;
-    `creatives` are the rows stored for the items that are catalog products (none for free text).
+    `generated[i]` holds the `num_variants` creatives `{tone, headline, body, cta}` of `items[i]`,
+    written for `channel`; `creatives` are the rows stored for the items that are catalog products
+    (none for free text, none for a channel other than `generic`).
     `novelty[i]` says whether `items[i]` is unlike the model's training data (`inference.services.novelty`).
     """
 
@@ -80,6 +89,7 @@ class GenerationResult:
     latency_ms: float
     pending_logs: list[PredictionLog] = field(default_factory=list)  # with defer_logging: not written yet
     novelty: list[dict] = field(default_factory=list)
+    channel: str = DEFAULT_CHANNEL
 
 
 def product_item(product: Product) -> dict:
@@ -104,10 +114,12 @@ def creatives_generate(
     source: str = Creative.Source.API,
     model_name: str | None = None,
     defer_logging: bool = False,
+    channel: str = DEFAULT_CHANNEL,
 ) -> GenerationResult:
     """Write creatives for `items` with the production model in ONE batched generation call.
 
-    `tone` is one tone for every item or one per item. `products[i]`, when given and not None, is the
+    `channel` (`training.ml.channels.CHANNELS`) is what they are written for: every output keeps its
+    limits. `tone` is one tone for every item or one per item. `products[i]`, when given and not None, is the
     stored product `items[i]` describes: its creatives are saved as `Creative` rows with `source`
     (a refresh never writes a (product, version, tone) twice: the database constraint drops the
     duplicate). Every item of an API or marketer request is logged as a `PredictionLog` row, the
@@ -117,9 +129,11 @@ def creatives_generate(
     `defer_logging`: leave the PredictionLog rows in `result.pending_logs` for the caller to hand to
     `prediction_logs_submit` once the client has its answer (the API does so after the response is
     sent), so that no client waits on an analytics insert.
+
+    Only `generic` creatives are stored as `Creative` rows: that table is the generic channel.
     """
     limits = generation_limits()
-    tones = _checked_request(items, tone, num_variants, products, source, limits)
+    tones = _checked_request(items, tone, num_variants, products, source, channel, limits)
     max_new_tokens = limits.default_new_tokens if max_new_tokens is None else max_new_tokens
     if not limits.min_new_tokens <= max_new_tokens <= limits.max_new_tokens:
         raise ApplicationError(
@@ -131,7 +145,7 @@ def creatives_generate(
     started = time.perf_counter()
     try:
         loaded, generated = _generate_on_model(
-            model_get(name=model_name), inputs, tones, num_variants, max_new_tokens
+            model_get(name=model_name), inputs, tones, num_variants, max_new_tokens, channel
         )
     except ValueError as error:  # the model's own input check: a caller passed what it cannot read
         raise ApplicationError(str(error), field="items")
@@ -150,7 +164,9 @@ def creatives_generate(
     )
     pending = logs if defer_logging else []
     logs = [] if defer_logging else logs
-    rows = _creative_rows(generated, products, loaded.version_id, source)
+    rows = (
+        _creative_rows(generated, products, loaded.version_id, source) if channel == DEFAULT_CHANNEL else []
+    )
     # One transaction only when there are two writes: `creatives_store` alone is atomic by itself.
     with transaction.atomic() if logs and rows else contextlib.nullcontext():
         if logs:
@@ -165,22 +181,52 @@ def creatives_generate(
         latency_ms=latency_ms,
         pending_logs=pending,
         novelty=novelty,
+        channel=channel,
     )
 
 
-def _generate_on_model(loaded: LoadedModel, inputs, tones, num_variants: int, max_new_tokens: int):
+def creatives_as_ads(
+    *, channel: str, items: Sequence[Mapping], generated: list[list[dict]]
+) -> list[list[dict]]:
+    """Each creative of `generated` (as `creatives_generate` returns them for `items`) with `ad`: its
+    outputs as the channel's fields (`channel_ad`), with the display paths of its item's category and
+    noun for a search ad."""
+    written_for = CHANNELS[channel]
+    has_paths = any(field.name == "path" for field in written_for.fields)
+    ads = []
+    for item, variants in zip(items, generated, strict=True):
+        paths = item_display_paths(item) if has_paths else []
+        ads.append([{**creative, "ad": channel_ad(written_for, creative, paths)} for creative in variants])
+    return ads
+
+
+def item_display_paths(item: Mapping) -> list[str]:
+    """The two display paths of a product (`training.ml.channels.display_paths`)."""
+    noun = product_noun(item.get("title"), item.get("brand"), item.get("description"))
+    return display_paths(str(item.get("category") or ""), noun)
+
+
+def _generate_on_model(
+    loaded: LoadedModel, inputs, tones, num_variants: int, max_new_tokens: int, channel: str
+):
     """(the model that wrote them, the creatives): through this process's batcher, where concurrent
     requests share one generation (inference/batching.py), or on `loaded` directly when it is off."""
     from training.ml.generator import GenerationRequest
 
-    request = GenerationRequest(inputs, tones, num_variants, max_new_tokens)
+    request = GenerationRequest(inputs, tones, num_variants, max_new_tokens, channel=channel)
     if not batching_enabled():
         return loaded, loaded.generator.generate_many([request])[0]
     answer = batcher_for(loaded.name).submit(request, loaded=loaded)
     return answer.loaded, answer.generated
 
 
-def _checked_request(items, tone, num_variants, products, source, limits: GenerationLimits) -> list[str]:
+def _checked_request(
+    items, tone, num_variants, products, source, channel, limits: GenerationLimits
+) -> list[str]:
+    if channel not in CHANNELS:
+        raise ApplicationError(
+            f"Unknown channel {channel!r}; allowed channels: {', '.join(CHANNELS)}.", field="channel"
+        )
     if not items:
         raise ApplicationError("Give at least one item to write creatives for.", field="items")
     if len(items) > limits.max_batch:

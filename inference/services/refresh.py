@@ -4,8 +4,13 @@ After a promotion (or a rollback) marketers expect every product to have creativ
 in production. `creatives_refresh_if_needed` runs every minute (Celery beat) and after a pipeline
 run; it compares the production version with the `CreativeRefresh` rows and queues the refresh
 task once per version. The refresh writes one creative per (product, tone) in batches on the model,
-skips what is already written and relies on the `creative_refresh_once_per_version_tone`
-constraint, so a redelivered or repeated task never writes a creative twice.
+and each product's asset set of every channel that has them (`ASSET_SET_CHANNELS`). It skips what
+is already written and relies on the `creative_refresh_once_per_version_tone` and
+`asset_set_one_per_version_channel` constraints, so a redelivered or repeated task never writes a
+creative or a set twice.
+
+Progress counts creatives written, in every channel: a generic creative is one, an asset set is one
+per tone (the creatives the model wrote for it), so `done / total` follows the generation work.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
 from inference.model_manager import model_get
-from inference.models import Creative, CreativeRefresh
+from inference.models import AssetSet, Creative, CreativeRefresh
+from inference.services.asset_sets import ASSET_SET_CHANNELS, asset_sets_generate
 from inference.services.generation import creatives_generate, generation_limits, product_item
 from products.models import Product, Tone
 from registry.models import ModelVersion
@@ -78,7 +84,8 @@ def _needs_queuing(refresh: CreativeRefresh) -> bool:
 def creatives_refresh(
     *, model_version_id: int, batch_size: int = 32, progress: Progress | None = None
 ) -> CreativeRefresh:
-    """Write the creative of every product in every tone with version `model_version_id`.
+    """Write the creative of every product in every tone, and its asset sets, with version
+    `model_version_id`.
 
     Products already done for this version are skipped, so a rerun continues where the last stopped.
     The version must still be in production: a refresh overtaken by another promotion stops as
@@ -95,7 +102,7 @@ def creatives_refresh(
     refresh.started_at = refresh.started_at or now
     refresh.heartbeat_at = now
     refresh.attempts += 1
-    refresh.total = Product.objects.count() * len(Tone.values)
+    refresh.total = _to_write()
     refresh.done = _written(version)
     refresh.error = ""
     refresh.save()
@@ -113,12 +120,13 @@ def creatives_refresh(
             if not _still_production(version):
                 return _finish(refresh, CreativeRefresh.Status.SUPERSEDED)
             _refresh_chunk(version, chunk, batch_size)
+            _refresh_asset_sets(version, chunk, batch_size)
             _heartbeat(refresh, version, progress)
     except Exception as error:
         message = error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
         _finish(refresh, CreativeRefresh.Status.FAILED, error=message)
         raise
-    refresh.total = Product.objects.count() * len(Tone.values)
+    refresh.total = _to_write()
     _heartbeat(refresh, version, progress)
     return _finish(refresh, CreativeRefresh.Status.SUCCEEDED)
 
@@ -156,8 +164,36 @@ def _refresh_chunk(version: ModelVersion, products: list[Product], batch_size: i
         )
 
 
+def _refresh_asset_sets(version: ModelVersion, products: list[Product], batch_size: int) -> None:
+    """The asset sets of `products` not yet written with `version` (the refresh's, or one an API
+    request wrote with the same version), `batch_size` rows (products × tones) per generation."""
+    done = set(
+        AssetSet.objects.filter(
+            model_version=version, channel__in=ASSET_SET_CHANNELS, product__in=products
+        ).values_list("product_id", "channel")
+    )
+    per_call = max(1, batch_size // len(Tone.values))
+    for channel in ASSET_SET_CHANNELS:
+        pending = [product for product in products if (product.pk, channel) not in done]
+        for start in range(0, len(pending), per_call):
+            asset_sets_generate(
+                products=pending[start : start + per_call],
+                channel=channel,
+                model_name=version.name,
+                source=Creative.Source.REFRESH,
+            )
+
+
+def _to_write() -> int:
+    """Creatives of the whole catalog: one per (product, tone) in the generic channel and in each
+    channel with asset sets."""
+    return Product.objects.count() * len(Tone.values) * (1 + len(ASSET_SET_CHANNELS))
+
+
 def _written(version: ModelVersion) -> int:
-    return Creative.objects.filter(model_version=version, source=Creative.Source.REFRESH).count()
+    creatives = Creative.objects.filter(model_version=version, source=Creative.Source.REFRESH).count()
+    asset_sets = AssetSet.objects.filter(model_version=version, channel__in=ASSET_SET_CHANNELS).count()
+    return creatives + asset_sets * len(Tone.values)
 
 
 def _still_production(version: ModelVersion) -> bool:

@@ -29,9 +29,13 @@ ITEM = {
 def _assert_creatives(creatives: list[dict], tone: str, count: int) -> None:
     assert len(creatives) == count
     for creative in creatives:
-        assert set(creative) == {"tone", "headline", "body", "cta"}
+        assert set(creative) == {"tone", "headline", "body", "cta", "ad"}
         assert creative["tone"] == tone
         assert all(isinstance(creative[name], str) for name in ("headline", "body", "cta"))
+        # The default channel is generic: its ad is the creative itself, field by field.
+        assert creative["ad"] == {
+            name: [creative[name]] for name in ("headline", "body", "cta") if creative[name]
+        }
 
 
 def _sample(name: str, labels: dict | None = None) -> float:
@@ -250,7 +254,7 @@ LIMIT_CASES = [
         {**ITEM, "titel": "typo"},
         "titel",
         "titel: Unknown field; allowed fields: sku, title, description, category, "
-        "brand, price, tone, num_variants, max_new_tokens.",
+        "brand, price, tone, num_variants, max_new_tokens, channel.",
     ),
     (
         {"sku": "SKU-1", "title": "both"},

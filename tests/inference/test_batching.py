@@ -139,6 +139,34 @@ def test_a_batch_never_holds_more_rows_than_the_limit(loaded, make_batcher):
         assert answer.generated == _alone(loaded.generator, request)
 
 
+def test_requests_of_different_channels_share_a_batch_and_keep_their_own_limits(loaded, make_batcher):
+    """Each row decodes with its own request's channel token and limits (GenerationRequest.field_limits),
+    so channels mix in one batch and every request still gets its lone answer."""
+    from training.ml.channels import CHANNELS
+
+    channels = ["google_search", "generic", "meta_feed", "google_search", "meta_feed", "generic"]
+    requests = [
+        replace(request, channel=channel) for request, channel in zip(_requests(6), channels, strict=True)
+    ]
+    outcomes = _queued_together(make_batcher(), loaded, requests)
+
+    assert {answer.batch_rows for answer in outcomes} == {sum(request.rows for request in requests)}
+    for request, answer in zip(requests, outcomes, strict=True):
+        alone = loaded.generator.generate(
+            request.items,
+            request.tone,
+            request.num_variants,
+            request.max_new_tokens,
+            request.seed,
+            channel=request.channel,
+        )
+        assert answer.generated == alone
+        channel = CHANNELS[request.channel]
+        for creative in (creative for variants in answer.generated for creative in variants):
+            for output, limit in channel.output_limits().items():
+                assert limit is None or channel.width(creative[output]) <= limit
+
+
 def test_a_request_with_an_invalid_item_fails_alone(loaded, make_batcher):
     requests = _requests(4)
     bad = replace(requests[1], items=[{"title": "", "description": "no title"}])

@@ -1,11 +1,16 @@
-"""The catalog refresh after a promotion: every product in every tone, once per version."""
+"""The catalog refresh after a promotion: every product in every tone, and its asset sets, once per
+version.
+
+Progress counts creatives in every channel: 5 products x 4 tones in the generic channel, and as many
+for each of the 2 channels with asset sets (a set is the product's creatives in every tone): 60.
+"""
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.models import Creative, CreativeRefresh, PredictionLog
+from inference.models import AssetSet, Creative, CreativeRefresh, PredictionLog
 from inference.services import creatives_refresh, creatives_refresh_if_needed
 from inference.tasks import creatives_refresh_check
 from registry.models import ModelVersion
@@ -15,6 +20,8 @@ from tests.factories.registry import model_version_with_artifact
 pytestmark = pytest.mark.django_db
 
 TONES = ["bold", "luxury", "value", "playful"]
+ASSET_SET_CHANNELS = ["google_search", "meta_feed"]
+WORK = 5 * 4 * 3  # products x tones x (generic + 2 channels with asset sets)
 
 
 @pytest.fixture
@@ -29,34 +36,44 @@ def test_refresh_writes_every_product_in_every_tone(production_model, catalog):
         model_version_id=production_model.pk, batch_size=6, progress=lambda *p: progress.append(p)
     )
 
-    assert (refresh.status, refresh.done, refresh.total, refresh.attempts) == ("succeeded", 20, 20, 1)
+    assert (refresh.status, refresh.done, refresh.total, refresh.attempts) == ("succeeded", WORK, WORK, 1)
     assert refresh.started_at and refresh.finished_at
     pairs = sorted(Creative.objects.values_list("product_id", "tone"))
     assert pairs == sorted((product.pk, tone) for product in catalog for tone in TONES)
     assert set(Creative.objects.values_list("model_version", "source")) == {(production_model.pk, "refresh")}
-    assert progress[-1] == (20, 20)
+    assert progress[-1] == (WORK, WORK)
+    sets = sorted(AssetSet.objects.values_list("product_id", "channel", "model_version"))
+    assert sets == sorted(
+        (product.pk, channel, production_model.pk) for product in catalog for channel in ASSET_SET_CHANNELS
+    )
     assert not PredictionLog.objects.exists()  # replaying the catalog is not a drift sample
 
 
 def test_refresh_twice_writes_nothing_more(production_model, catalog):
     creatives_refresh(model_version_id=production_model.pk)
     first = list(Creative.objects.order_by("id").values_list("id", "headline"))
+    sets = list(AssetSet.objects.order_by("id").values_list("id", "created_at"))
 
     again = creatives_refresh(model_version_id=production_model.pk)
 
     assert list(Creative.objects.order_by("id").values_list("id", "headline")) == first
-    assert (again.status, again.done, again.total, again.attempts) == ("succeeded", 20, 20, 2)
+    assert list(AssetSet.objects.order_by("id").values_list("id", "created_at")) == sets  # not rewritten
+    assert (again.status, again.done, again.total, again.attempts) == ("succeeded", WORK, WORK, 2)
 
 
 def test_refresh_continues_where_it_stopped(production_model, catalog):
     """A worker that died half-way: the rerun writes only what is missing."""
     creatives_refresh(model_version_id=production_model.pk)
     Creative.objects.filter(product=catalog[0]).delete()
+    AssetSet.objects.filter(product=catalog[1], channel="meta_feed").delete()
+    kept = set(AssetSet.objects.values_list("id", flat=True))
 
     refresh = creatives_refresh(model_version_id=production_model.pk)
 
-    assert refresh.done == 20
+    assert refresh.done == WORK
     assert Creative.objects.filter(product=catalog[0], source="refresh").count() == 4
+    rewritten = AssetSet.objects.exclude(id__in=kept)
+    assert list(rewritten.values_list("product", "channel")) == [(catalog[1].pk, "meta_feed")]
 
 
 def test_api_creatives_do_not_count_as_refreshed(api, production_model, catalog):
@@ -64,8 +81,19 @@ def test_api_creatives_do_not_count_as_refreshed(api, production_model, catalog)
 
     refresh = creatives_refresh(model_version_id=production_model.pk)
 
-    assert refresh.done == 20
+    assert refresh.done == WORK
     assert Creative.objects.filter(product=catalog[0], tone="bold").count() == 2  # one api, one refresh
+
+
+def test_a_set_the_api_wrote_with_the_version_is_not_written_again(api, production_model, catalog):
+    api.post("/api/v1/asset_sets", {"sku": catalog[2].sku, "channel": "google_search"}, format="json")
+    written = AssetSet.objects.get()
+
+    refresh = creatives_refresh(model_version_id=production_model.pk)
+
+    assert refresh.done == WORK
+    assert AssetSet.objects.get(product=catalog[2], channel="google_search").created_at == written.created_at
+    assert AssetSet.objects.count() == 10
 
 
 def test_refresh_of_a_version_no_longer_in_production_is_superseded(tiny_artifact, catalog):
@@ -105,7 +133,7 @@ def test_check_queues_the_refresh_once_per_version(
     assert queued is not None and second is None
     assert len(callbacks) == 1 and len(again) == 0
     refresh = CreativeRefresh.objects.get()
-    assert (refresh.model_version, refresh.status, refresh.done) == (production_model, "succeeded", 20)
+    assert (refresh.model_version, refresh.status, refresh.done) == (production_model, "succeeded", WORK)
     assert Creative.objects.count() == 20
 
 
@@ -137,7 +165,7 @@ def test_periodic_task_runs_the_check(production_model, catalog, django_capture_
 def test_command_with_wait_refreshes_here(production_model, catalog, capsys):
     call_command("refresh_creatives", "--wait", "--batch-size", "8")
 
-    assert "creative-generator v1: succeeded, 20 of 20 creatives written." in capsys.readouterr().out
+    assert f"creative-generator v1: succeeded, {WORK} of {WORK} creatives written." in capsys.readouterr().out
     assert Creative.objects.count() == 20
 
 
@@ -172,8 +200,9 @@ def test_a_promotion_writes_the_new_versions_creatives_without_beat(
         model_version_promote(version=candidate, actor=operator_user, reason="first model")
 
     refresh = CreativeRefresh.objects.get(model_version=candidate)
-    assert (refresh.status, refresh.done, refresh.total) == ("succeeded", 20, 20)
+    assert (refresh.status, refresh.done, refresh.total) == ("succeeded", WORK, WORK)
     assert Creative.objects.filter(model_version=candidate).count() == 20
+    assert AssetSet.objects.filter(model_version=candidate).count() == 10
 
 
 def test_a_refresh_without_a_progress_callback_logs_its_progress(production_model, catalog, caplog):
@@ -183,6 +212,6 @@ def test_a_refresh_without_a_progress_callback_logs_its_progress(production_mode
     lines = [record.getMessage() for record in caplog.records if "written" in record.getMessage()]
     assert len(set(lines)) == len(lines)  # the closing count is logged once
     assert (
-        lines[-1]
-        == f"Creative refresh of {production_model.name} v{production_model.version}: 20 / 20 written (100 %)"
+        lines[-1] == f"Creative refresh of {production_model.name} v{production_model.version}: "
+        f"{WORK} / {WORK} written (100 %)"
     )

@@ -18,7 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-SERVING_PATHS = "^/api/v1/(predict|batch_predict|info|channels)$"
+SERVING_PATHS = "^/api/v1/(predict|batch_predict|asset_sets|info|channels)$"
 EVERY_CHECK = (
     not_a_server_error,
     status_code_conformance,
@@ -63,7 +63,13 @@ def test_schema_generates_without_warnings(tmp_path):
 
     assert "Warning" not in errors.getvalue()
     text = output.read_text()
-    for path in ("/api/v1/predict:", "/api/v1/batch_predict:", "/api/v1/info:", "/api/v1/channels:"):
+    for path in (
+        "/api/v1/predict:",
+        "/api/v1/batch_predict:",
+        "/api/v1/asset_sets:",
+        "/api/v1/info:",
+        "/api/v1/channels:",
+    ):
         assert path in text
 
 
@@ -72,12 +78,17 @@ def test_every_serving_operation_documents_its_errors(client):
 
     predict = schema["paths"]["/api/v1/predict"]["post"]
     batch = schema["paths"]["/api/v1/batch_predict"]["post"]
+    asset_sets = schema["paths"]["/api/v1/asset_sets"]["post"]
     assert set(predict["responses"]) == {"200", "400", "401", "404", "413", "415", "429", "503"}
+    assert set(asset_sets["responses"]) == {"200", "400", "401", "404", "413", "415", "429", "503"}
     assert set(batch["responses"]) == {"200", "400", "401", "413", "415", "429", "503"}
     request = schema["components"]["schemas"]["PredictProductTextRequest"]["properties"]
     assert request["num_variants"]["maximum"] == 5
     assert request["max_new_tokens"] == {**request["max_new_tokens"], "minimum": 8, "maximum": 96}
     assert request["title"]["maxLength"] == 200
+    assert request["channel"]["default"] == "generic"
+    assert schema["components"]["schemas"]["ChannelName"]["enum"] == ["generic", "google_search", "meta_feed"]
+    assert schema["components"]["schemas"]["GeneratedCreative"]["properties"]["ad"]["type"] == "object"
     assert schema["components"]["schemas"]["BatchPredictRequest"]["properties"]["items"]["maxItems"] == 64
     examples = predict["requestBody"]["content"]["application/json"]["examples"]
     assert {"FreeText", "StoredProduct"} <= set(examples)

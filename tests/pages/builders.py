@@ -12,7 +12,7 @@ import re
 
 from django.conf import settings
 
-from inference.models import Creative
+from inference.models import AssetSet, Creative
 from inference.services import creatives_store
 from products.models import Product
 from registry.models import ModelVersion
@@ -78,6 +78,44 @@ def make_catalog_creatives(
         for tone in tones
     ]
     return creatives_store(rows=rows, source=Creative.Source.REFRESH)
+
+
+def make_asset_set(
+    product: Product,
+    model_version: ModelVersion,
+    channel: str,
+    assets: dict[str, list[str]],
+    *,
+    lint: list[dict] = (),
+    problems: list[str] = (),
+) -> AssetSet:
+    """A stored asset set, as the refresh writes one (the tests give its values by hand)."""
+    return AssetSet.objects.create(
+        product=product,
+        model_version=model_version,
+        channel=channel,
+        assets=assets,
+        lint=list(lint),
+        problems=list(problems),
+    )
+
+
+def google_assets(name: str, *, headlines: int = 8, descriptions: int = 3) -> dict[str, list[str]]:
+    """A complete google_search set of short, distinct values about `name` (at most 20 characters)."""
+    return {
+        "headline": [f"{name[:16]} no. {number}" for number in range(1, headlines + 1)],
+        "description": [f"About {name}, point {number}." for number in range(1, descriptions + 1)],
+        "path": ["Garden", name[:15]],
+    }
+
+
+def meta_assets(name: str, *, texts: int = 2, button: str = "Shop now") -> dict[str, list[str]]:
+    return {
+        "primary_text": [f"{name}: primary text {number}." for number in range(1, texts + 1)],
+        "headline": [f"{name} headline {number}" for number in range(1, texts + 1)],
+        "link_description": [f"Link {number}" for number in range(1, texts + 1)],
+        "cta": [button],
+    }
 
 
 def page_text(response) -> str:

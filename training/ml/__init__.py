@@ -28,7 +28,7 @@ _EXPORTS = {
     "evaluation_rows": "evaluate",
     "OOD_METRICS": "metrics",
     "evaluate_out_of_distribution": "evaluate",
-    "evaluate_within_limits": "evaluate",
+    "evaluate_asset_sets": "evaluate",
     "parse_generation": "formatting",
     "CreativeGenerator": "generator",
     "benchmark_training": "hf_trainer_baseline",
@@ -54,9 +54,9 @@ if TYPE_CHECKING:
     from training.ml.evaluate import (
         PRIMARY_METRIC,
         copy_title_baseline,
+        evaluate_asset_sets,
         evaluate_generator,
         evaluate_out_of_distribution,
-        evaluate_within_limits,
         evaluation_rows,
     )
     from training.ml.formatting import parse_generation
@@ -97,7 +97,7 @@ __all__ = [
     "distinct_n",
     "evaluate_generator",
     "evaluate_out_of_distribution",
-    "evaluate_within_limits",
+    "evaluate_asset_sets",
     "evaluation_rows",
     "fact_fidelity",
     "parse_generation",

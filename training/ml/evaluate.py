@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from training.ml.channels import CHANNELS, DEFAULT_CHANNEL, display_width
+from training.ml.channels import CHANNELS, DEFAULT_CHANNEL
 from training.ml.data import encode_rows, prepare_frame, split_rows, stable_order_key
 from training.ml.formatting import OUTPUT_FIELDS, creative_text, fit_to_width, source_text
 from training.ml.generator import CreativeGenerator, GenerationRequest
@@ -18,7 +18,6 @@ from training.ml.metrics import (
     FactChecker,
     distinct_n,
     fact_fidelity,
-    mean_rouge_l,
     rouge_l_f1,
 )
 from training.ml.modeling import mean_target_loss, perplexity
@@ -293,58 +292,6 @@ def evaluate_out_of_distribution(
                 **creative,
             }
             for row, creative in list(zip(rows, creatives, strict=True))[:5]
-        ],
-    }
-
-
-def evaluate_within_limits(
-    generator: CreativeGenerator,
-    frame: pd.DataFrame,
-    limits: dict[str, int],
-    *,
-    split: str = "test",
-    max_items: int | None = None,
-    batch_size: int = 128,
-) -> dict:
-    """The split's greedy creatives written with and without character `limits` (budget.py), on the
-    same rows: how many fields the free creatives take past a limit, the compliance, ROUGE-L and
-    width of the limited ones, the copy-the-title baseline cut to the same limits, and the time each
-    took (the limited pass after the free one, so any warm-up favours it less)."""
-    rows = evaluation_rows(frame, split, max_items)
-    if not rows:
-        raise ValueError(f"no rows with a creative in split {split!r} to evaluate on")
-
-    def run(field_limits: dict[str, int] | None) -> tuple[list[dict], float]:
-        started = time.perf_counter()
-        creatives = greedy_creatives(generator, rows, batch_size=batch_size, limits=field_limits)
-        return creatives, time.perf_counter() - started
-
-    free, free_seconds = run(None)
-    limited, limited_seconds = run(limits)
-    baseline = [copy_title_creative(row, limits) for row in rows]
-    references = [creative_text(row) for row in rows]
-
-    def within(creative: dict) -> bool:
-        return all(display_width(creative[name]) <= limit for name, limit in limits.items())
-
-    return {
-        "items": len(rows),
-        "free_over_limit": {
-            name: sum(display_width(creative[name]) > limit for creative in free) / len(rows)
-            for name, limit in limits.items()
-        },
-        "compliance": sum(map(within, limited)) / len(rows),
-        "rouge_l": mean_rouge_l([creative_text(creative) for creative in limited], references),
-        "free_rouge_l": mean_rouge_l([creative_text(creative) for creative in free], references),
-        "baseline_rouge_l": mean_rouge_l([creative_text(creative) for creative in baseline], references),
-        "mean_width": {
-            name: sum(display_width(creative[name]) for creative in limited) / len(rows) for name in limits
-        },
-        "empty": {name: sum(not creative[name] for creative in limited) / len(rows) for name in limits},
-        "free_seconds": free_seconds,
-        "limited_seconds": limited_seconds,
-        "sample": [
-            {"title": row["title"], **creative} for row, creative in zip(rows[:3], limited[:3], strict=True)
         ],
     }
 
