@@ -111,7 +111,6 @@ class Command(BaseCommand):
         keep_model = options["keep_model"]
         wall_seconds, metrics, ood, sets = self._end_to_end(frame, config, ood_frame, keep_model)
         self._print(throughput, wall_seconds, metrics, options["products"], config)
-        self._print_channels(metrics, sets)
         self._print_targets(wall_seconds, metrics, ood, ood_frame, sets)
 
     def _throughput(self, frame: pd.DataFrame, config: TrainingConfig, steps: int) -> dict:
@@ -324,6 +323,7 @@ class Command(BaseCommand):
             ],
             *_channel_targets(metrics, sets),
         ]
+        self._print_channels(metrics, sets)
         self.stdout.write("")
         self.stdout.write("Targets")
         self.stdout.write(text_table(["target", "value", "required", "met"], targets))
