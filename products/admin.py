@@ -64,7 +64,7 @@ class CatalogPaginator(Paginator):
 class ReferenceCreativeInline(admin.TabularInline):
     model = ReferenceCreative
     extra = 0
-    fields = ("tone", "headline", "body", "cta")
+    fields = ("channel", "tone", "headline", "body", "cta")
 
 
 @admin.register(Product)

@@ -217,6 +217,9 @@ class ProductPagination(PageNumberPagination):
 
 class CreativeSerializer(serializers.Serializer):
     tone = serializers.CharField()
+    channel = serializers.CharField(
+        help_text="The ad channel whose limits the copy keeps: generic, google_search or meta_feed."
+    )
     headline = serializers.CharField()
     body = serializers.CharField()
     cta = serializers.CharField()

@@ -20,6 +20,7 @@ Shape of `DatasetVersion.statistics` (schema 1)::
       "title_length" / "description_length" (per product), "headline_length" (per creative):
                 {"mean", "p50", "p95", "buckets": [...]},
       "tone_shares": {"bold": 0.25, ...},                   # per creative row
+      "channel_counts": {"generic": 8000, "google_search": 8000, "meta_feed": 8000},  # creative rows
       "split_counts": {"train": 1600, "validation": 200, "test": 200},   # products
       # Since schema 2 (versions cut before lack them: a novelty check then says "not checked"):
       "brands": {"names": ["Brightwave", ...], "distinct": 66},    # up to BRANDS_MAX, most frequent

@@ -1,4 +1,4 @@
-"""Deterministic synthetic catalog: products and a reference creative per tone.
+"""Deterministic synthetic catalog: products and a reference creative per tone and channel.
 
 The catalog is the training data of the marketing-copy model, so two properties matter more than
 anything else. First, it must be reproducible: a dataset version is cut from a (count, seed) pair,
@@ -11,8 +11,13 @@ in the targets would teach it to invent. `training.ml.metrics.FactChecker` check
 these targets in the tests and for model outputs in evaluation, with the brands and nouns of
 `VOCABULARY` (this module only names the vocabulary: `products` never imports `training`).
 
+Each product has twelve reference creatives: one per tone in each channel (`CHANNELS`). The generic
+ones are today's copy; those for an ad platform (`google_search`, `meta_feed`) keep its limits
+(`CHANNEL_OUTPUT_LIMITS`) by construction and take their phrasings from a hash of (sku, tone,
+channel), so adding them changed no draw and no generic creative.
+
 This module imports no Django: the `generate_products` command, the pipeline and the benchmarks
-all call it with plain arguments. It writes 100,000 products in about a second on one core, which
+all call it with plain arguments. It writes 100,000 products in about two seconds on one core, which
 is why templates are f-string lambdas over a slotted facts object (several times faster than
 `str.format_map`) and why a Mersenne Twister is seeded once per block of products, not per product.
 """
@@ -20,11 +25,13 @@ is why templates are f-string lambdas over a slotted facts object (several times
 from __future__ import annotations
 
 import random
+import unicodedata
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import quote
 
 TONES: tuple[str, ...] = ("bold", "luxury", "value", "playful")
@@ -39,20 +46,44 @@ INDEX_LIMIT = 10**8
 SHOP_URL_PREFIX = "https://shop.example.com/p/"
 """Generated products live on an example shop (example.com is reserved for examples, RFC 2606)."""
 
+CHANNELS: tuple[str, ...] = ("generic", "google_search", "meta_feed")
+"""The ad channels a reference creative is written for: the names of `training.ml.channels.CHANNELS`."""
+DEFAULT_CHANNEL = "generic"
+# training.ml.channels' limits (`CHANNELS[name].output_limits()`): the most display columns each of the
+# model's three outputs may take in a channel, None for no limit. `products` may not import `training`,
+# so they are repeated here for the generator and the importer, and a test keeps the two equal.
+CHANNEL_OUTPUT_LIMITS: MappingProxyType[str, MappingProxyType[str, int | None]] = MappingProxyType(
+    {
+        "generic": MappingProxyType({"headline": 300, "body": None, "cta": 120}),
+        "google_search": MappingProxyType({"headline": 30, "body": 90, "cta": 30}),
+        "meta_feed": MappingProxyType({"headline": 40, "body": 125, "cta": 30}),
+    }
+)
+# training.ml.channels' `Channel.wide_characters_count_double`: the ad platforms count a Wide or
+# Fullwidth character (Chinese, Japanese, Korean) as two columns; `generic` counts plain characters.
+_CHANNELS_COUNTING_WIDE_DOUBLE = frozenset({"google_search", "meta_feed"})
+_DOUBLE_WIDTH = frozenset({"W", "F"})
+
 
 # --------------------------------------------------------------------------------------------
 # Public records
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class GeneratedCreative:
-    """The reference copy for one product in one tone: what the model is trained to write."""
+class GeneratedCreative(NamedTuple):
+    """The reference copy for one product in one tone for one channel: what the model is trained to
+    write. In a channel other than `generic`, headline, body and cta are the channel's fields
+    (`training.ml.channels.Channel.outputs`) and keep its limits (`CHANNEL_OUTPUT_LIMITS`).
+
+    A named tuple rather than a frozen dataclass (immutable either way): a catalog of 100,000
+    products holds 1.2 million of them, and a tuple is built in a third of the time.
+    """
 
     tone: str
     headline: str
     body: str
     cta: str
+    channel: str = DEFAULT_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +130,13 @@ def shop_url(sku: str) -> str:
     clients, so its dots are encoded too."""
     slug = quote(sku.lower(), safe="")
     return SHOP_URL_PREFIX + (slug.replace(".", "%2E") if slug in (".", "..") else slug)
+
+
+def channel_text_width(channel: str, text: str) -> int:
+    """`text`'s width as `channel` counts it against its limits (`training.ml.channels.Channel.width`)."""
+    if channel not in _CHANNELS_COUNTING_WIDE_DOUBLE or text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(character) in _DOUBLE_WIDTH else 1 for character in text)
 
 
 def product_source_text(product: GeneratedProduct) -> str:
@@ -857,6 +895,424 @@ if tuple(templates.tone for templates in _TONE_TEMPLATES) != TONES:
 
 
 # --------------------------------------------------------------------------------------------
+# Channel templates: the same tones written for an ad platform's fields and limits
+# (training.ml.channels). google_search: headline, description, and a second short headline in place
+# of the call to action (a search ad has no button). meta_feed: headline, primary text, and the link
+# description under the headline. Every field keeps its limit by construction: the hashed phrasing,
+# else the fallbacks in order (each shorter than the last), else the last one cut by whole words.
+# The platforms' editorial rules hold too: no superlative or guarantee, no word in capitals, at most
+# one "!" and none in a search ad's headlines, no number the product does not have.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ChannelTemplates:
+    """One tone's phrasings in one channel, with the channel's limits for each field.
+
+    `key` is what follows the sku in the text whose CRC-32 picks the phrasings ("sku|tone|channel",
+    see `_write_channel_creatives`); a field's fallbacks stand in, in order, when the picked phrasing
+    runs over its limit, and the last one fits every product of the catalog (a test tries them all).
+    """
+
+    channel: str
+    tone: str
+    key: bytes
+    headlines: tuple[_Template, ...]
+    bodies: tuple[_Template, ...]
+    ctas: tuple[_Template, ...]
+    fallback_headlines: tuple[_Template, ...]
+    fallback_bodies: tuple[_Template, ...]
+    fallback_ctas: tuple[_Template, ...]
+    headline_limit: int
+    body_limit: int
+    cta_limit: int
+
+
+def _channel_templates(
+    channel: str,
+    tone: str,
+    *,
+    headlines: tuple[_Template, ...],
+    bodies: tuple[_Template, ...],
+    ctas: tuple[_Template, ...],
+    fallback_headlines: tuple[_Template, ...],
+    fallback_bodies: tuple[_Template, ...],
+    fallback_ctas: tuple[_Template, ...],
+) -> _ChannelTemplates:
+    limits = CHANNEL_OUTPUT_LIMITS[channel]
+    return _ChannelTemplates(
+        channel=channel,
+        tone=tone,
+        key=f"|{tone}|{channel}".encode(),
+        headlines=headlines,
+        bodies=bodies,
+        ctas=ctas,
+        fallback_headlines=fallback_headlines,
+        fallback_bodies=fallback_bodies,
+        fallback_ctas=fallback_ctas,
+        headline_limit=limits["headline"],
+        body_limit=limits["body"],
+        cta_limit=limits["cta"],
+    )
+
+
+_GOOGLE_SEARCH = (
+    _channel_templates(
+        "google_search",
+        "bold",
+        headlines=(
+            lambda f: f"{f.brand} {f.noun_title}",
+            lambda f: f"{f.noun_title} Power, {f.price}",
+            lambda f: f"{f.spec} {f.noun_title}, {f.price}",
+            lambda f: f"Go Big: {f.noun_title}, {f.price}",
+            lambda f: f"{f.brand} Power, {f.price}",
+            lambda f: f"Get the {f.noun_title}, {f.price}",
+            lambda f: f"Own It: {f.brand}, {f.price}",
+            lambda f: f"Meet {f.brand}, {f.price}",
+        ),
+        bodies=(
+            lambda f: f"The {f.brand} {f.noun} bring{f.s} {f.spec_prose} and {f.feature}.",
+            lambda f: f"{f.feature_cap}: the {f.brand} {f.noun} hold{f.s} nothing back.",
+            lambda f: f"Take on {f.use} with the {f.brand} {f.noun} and {f.feature}.",
+            lambda f: f"{f.made_of_cap} {f.material}, the {f.brand} {f.noun} keep{f.s} up.",
+            lambda f: f"Bring {f.feature} to {f.use} with the {f.brand} {f.noun}.",
+            lambda f: f"Your {f.use} just got an upgrade: the {f.brand} {f.noun} at {f.price}.",
+        ),
+        ctas=(
+            lambda f: f"Get Yours for {f.price}",
+            lambda f: f"Grab {f.brand} for {f.price}",
+            lambda f: f"Order Today for {f.price}",
+            lambda f: f"{f.price}. Make It Yours.",
+            lambda f: f"Go Get {f.brand} for {f.price}",
+            lambda f: f"Claim Yours, {f.price}",
+            lambda f: f"Shop {f.brand} at {f.price}",
+            lambda f: f"Order Yours at {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"{f.noun_title} at {f.price}",
+            lambda f: f"Get the {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun} with {f.feature}. Shop now.",
+            lambda f: f"The {f.brand} {f.noun} with {f.feature}.",
+            lambda f: f"Meet the {f.brand} {f.noun}.",
+        ),
+        fallback_ctas=(lambda f: f"Grab Yours for {f.price}",),
+    ),
+    _channel_templates(
+        "google_search",
+        "luxury",
+        headlines=(
+            lambda f: f"The {f.brand} {f.noun_title}",
+            lambda f: f"{f.brand}. The {f.noun_title}.",
+            lambda f: f"Refined {f.noun_title}, {f.price}",
+            lambda f: f"Timeless {f.noun_title}, {f.price}",
+            lambda f: f"{f.brand} Craft, {f.price}",
+            lambda f: f"Elegant {f.noun_title}, {f.price}",
+            lambda f: f"Quiet Luxury, {f.price}",
+            lambda f: f"{f.material_title}, by {f.brand}",
+        ),
+        bodies=(
+            lambda f: f"{f.made_of_cap} {f.material} and finished with {f.feature}, by {f.brand}.",
+            lambda f: f"Every detail considered: {f.feature} and {f.spec_prose}, by {f.brand}.",
+            lambda f: f"The {f.brand} {f.noun} pair{f.s} {f.material} with {f.feature}.",
+            lambda f: f"Discover {f.feature}, rendered with care in the {f.brand} {f.noun}.",
+            lambda f: f"Elevate {f.use} with the {f.brand} {f.noun}, {f.made_of} {f.material}.",
+            lambda f: f"Understated and exceptional: the {f.brand} {f.noun}, {f.price}.",
+        ),
+        ctas=(
+            lambda f: f"Discover It for {f.price}",
+            lambda f: f"Yours for {f.price}",
+            lambda f: f"The {f.noun_title}, {f.price}",
+            lambda f: f"Explore {f.brand} at {f.price}",
+            lambda f: f"Indulge for {f.price}",
+            lambda f: f"Choose {f.brand}, {f.price}",
+            lambda f: f"Savor {f.brand} at {f.price}",
+            lambda f: f"Make It Yours for {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"{f.noun_title} by {f.brand}",
+            lambda f: f"Refined {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun}, {f.made_of} {f.material}.",
+            lambda f: f"The {f.brand} {f.noun}, refined.",
+        ),
+        fallback_ctas=(lambda f: f"Discover It at {f.price}",),
+    ),
+    _channel_templates(
+        "google_search",
+        "value",
+        headlines=(
+            lambda f: f"{f.noun_title} for {f.price}",
+            lambda f: f"{f.noun_title}, Just {f.price}",
+            lambda f: f"{f.spec} {f.noun_title} for {f.price}",
+            lambda f: f"{f.brand} at {f.price}",
+            lambda f: f"{f.brand} Value: {f.price}",
+            lambda f: f"Only {f.price}: {f.noun_title}",
+            lambda f: f"{f.price} {f.noun_title}",
+            lambda f: f"Smart {f.noun_title}, {f.price}",
+        ),
+        bodies=(
+            lambda f: f"Get {f.feature} in the {f.brand} {f.noun} for {f.price}.",
+            lambda f: f"The {f.brand} {f.noun} with {f.feature}, just {f.price}. Order today.",
+            lambda f: f"{f.made_of_cap} {f.material} with {f.feature}: solid value at {f.price}.",
+            lambda f: f"Everything you need for {f.use}: the {f.brand} {f.noun} at {f.price}.",
+            lambda f: f"Pay {f.price} and get the {f.brand} {f.noun} with {f.feature}.",
+            lambda f: f"Practical and priced at {f.price}: the {f.brand} {f.noun}.",
+        ),
+        ctas=(
+            lambda f: f"Buy Now for {f.price}",
+            lambda f: f"Buy {f.brand} at {f.price}",
+            lambda f: f"Order {f.brand}, {f.price}",
+            lambda f: f"{f.brand} for {f.price}",
+            lambda f: f"Add to Cart for {f.price}",
+            lambda f: f"Order for {f.price} Today",
+            lambda f: f"Yours Today for {f.price}",
+            lambda f: f"Value {f.noun_title}, {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"{f.noun_title}, {f.price}",
+            lambda f: f"Smart {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun} for {f.price}. Order today.",
+            lambda f: f"The {f.brand} {f.noun} for {f.price}.",
+        ),
+        fallback_ctas=(lambda f: f"Buy It Now for {f.price}",),
+    ),
+    _channel_templates(
+        "google_search",
+        "playful",
+        headlines=(
+            lambda f: f"Hi, {f.brand} {f.noun_title}",
+            lambda f: f"Oh Hey, {f.brand} at {f.price}",
+            lambda f: f"{f.noun_title} Fun, {f.price}",
+            lambda f: f"Psst: {f.brand} {f.noun_title}",
+            lambda f: f"Yay, {f.brand} for {f.price}",
+            lambda f: f"Hi, {f.noun_title} at {f.price}",
+            lambda f: f"{f.brand} Joy, {f.price}",
+            lambda f: f"Hey, {f.noun_title} for {f.price}",
+        ),
+        bodies=(
+            lambda f: f"Guess what has {f.spec_prose} and {f.feature}? The {f.brand} {f.noun}.",
+            lambda f: f"Who says {f.use} can't be fun? Meet the {f.brand} {f.noun}.",
+            lambda f: f"Plot twist: {f.material} plus {f.feature} equals your new favorite {f.noun}.",
+            lambda f: f"The {f.brand} {f.noun} bring{f.s} {f.feature} to the party. Join in.",
+            lambda f: f"Cue the happy dance: the {f.brand} {f.noun} with {f.feature} {f.be} here.",
+            lambda f: f"Say hi to the {f.brand} {f.noun} and {f.spec_prose}, for {f.price}.",
+        ),
+        ctas=(
+            lambda f: f"Treat Yourself for {f.price}",
+            lambda f: f"Snag It for {f.price}",
+            lambda f: f"Bring It Home for {f.price}",
+            lambda f: f"Say Yes for {f.price}",
+            lambda f: f"Join the Fun for {f.price}",
+            lambda f: f"Yes, Please: {f.price}",
+            lambda f: f"Snag {f.brand} for {f.price}",
+            lambda f: f"Happy {f.noun_title}, {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"Hey, {f.noun_title} at {f.price}",
+            lambda f: f"Hello, {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"Say hi to the {f.brand} {f.noun} with {f.feature}.",
+            lambda f: f"Say hi to the {f.brand} {f.noun}.",
+        ),
+        fallback_ctas=(lambda f: f"Snag Yours for {f.price}",),
+    ),
+)
+_META_FEED = (
+    _channel_templates(
+        "meta_feed",
+        "bold",
+        headlines=(
+            lambda f: f"Meet the {f.brand} {f.noun_title}",
+            lambda f: f"{f.brand} {f.spec} {f.noun_title}",
+            lambda f: f"Go Big: {f.spec} {f.noun_title}, {f.price}",
+            lambda f: f"Own Your Day: {f.brand} {f.noun_title}",
+            lambda f: f"{f.noun_title} That Mean{f.s} Business",
+            lambda f: f"Done Right: {f.brand} {f.noun_title}",
+            lambda f: f"Step Up: {f.brand} {f.noun_title}",
+        ),
+        bodies=(
+            lambda f: (
+                f"The {f.brand} {f.noun} bring{f.s} {f.spec_prose} and {f.feature}. Grab {f.it} and go."
+            ),
+            lambda f: (
+                f"{f.made_of_cap} {f.material} with {f.feature}, the {f.brand} {f.noun} {f.be} built to "
+                "keep up."
+            ),
+            lambda f: (
+                f"No half measures: {f.spec_prose}, {f.feature} and {f.feature2}, all in the "
+                f"{f.brand} {f.noun}."
+            ),
+            lambda f: f"Take on {f.use} with the {f.brand} {f.noun} and {f.feature}. No second-guessing.",
+            lambda f: f"Your {f.use} just got an upgrade: the {f.brand} {f.noun} with {f.spec_prose}.",
+            lambda f: f"Make the move to the {f.brand} {f.noun}: {f.feature}, {f.feature2} and more.",
+        ),
+        ctas=(
+            lambda f: f"{f.brand}, {f.price}",
+            lambda f: f"{f.noun_title}, {f.price}",
+            lambda f: f"{f.spec_prose_cap}",
+            lambda f: f"With {f.feature}",
+            lambda f: f"{f.spec} {f.noun_title}",
+            lambda f: f"Plus {f.feature2}",
+        ),
+        fallback_headlines=(
+            lambda f: f"{f.brand} {f.noun_title}",
+            lambda f: f"The {f.spec} {f.noun_title}",
+            lambda f: f"Meet the {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun} with {f.feature}. Grab {f.it} and go.",
+            lambda f: f"The {f.brand} {f.noun} with {f.feature}.",
+        ),
+        fallback_ctas=(
+            lambda f: f"{f.noun_title} by {f.brand}",
+            lambda f: f"{f.noun_title}, {f.price}",
+            lambda f: f"Only {f.price}",
+        ),
+    ),
+    _channel_templates(
+        "meta_feed",
+        "luxury",
+        headlines=(
+            lambda f: f"The {f.brand} {f.noun_title}, Refined",
+            lambda f: f"{f.noun_title} by {f.brand}, {f.price}",
+            lambda f: f"{f.brand}. The {f.spec} {f.noun_title}.",
+            lambda f: f"The {f.material_title} {f.noun_title}",
+            lambda f: f"Considered {f.spec} {f.noun_title}",
+            lambda f: f"Discover the {f.brand} {f.noun_title}",
+            lambda f: f"Crafted by {f.brand}, {f.price}",
+        ),
+        bodies=(
+            lambda f: (
+                f"{f.made_of_cap} {f.material} and finished with {f.feature}, the {f.brand} {f.noun} "
+                f"{f.be} quiet luxury."
+            ),
+            lambda f: f"Every detail considered: {f.feature}, {f.feature2} and {f.spec_prose}.",
+            lambda f: f"The {f.brand} {f.noun} pair{f.s} {f.material} with {f.feature}, for {f.use}.",
+            lambda f: f"Indulge in {f.spec_prose} and {f.feature}, thoughtfully realized by {f.brand}.",
+            lambda f: f"Discover {f.feature}, rendered with care in the {f.brand} {f.noun}.",
+            lambda f: f"Elevate {f.use} with the {f.brand} {f.noun}, {f.made_of} {f.material}.",
+        ),
+        ctas=(
+            lambda f: f"{f.made_of_cap} {f.material}",
+            lambda f: f"Finished in {f.material}",
+            lambda f: f"{f.material_title} by {f.brand}",
+            lambda f: f"{f.feature_cap}, refined",
+            lambda f: f"The {f.brand} {f.noun_title}",
+            lambda f: f"By {f.brand}, {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"The {f.brand} {f.noun_title}",
+            lambda f: f"{f.brand} {f.noun_title}",
+            lambda f: f"The Refined {f.noun_title}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun}, {f.made_of} {f.material}, with {f.feature}.",
+            lambda f: f"The {f.brand} {f.noun}, {f.made_of} {f.material}.",
+        ),
+        fallback_ctas=(
+            lambda f: f"{f.material_title}, refined",
+            lambda f: f"Refined, {f.price}",
+        ),
+    ),
+    _channel_templates(
+        "meta_feed",
+        "value",
+        headlines=(
+            lambda f: f"{f.brand} {f.noun_title}, Just {f.price}",
+            lambda f: f"{f.spec} {f.noun_title} for {f.price}",
+            lambda f: f"Smart Buy: {f.brand} {f.noun_title}",
+            lambda f: f"{f.brand} {f.noun_title} for {f.price}",
+            lambda f: f"Real Value: {f.noun_title}, {f.price}",
+            lambda f: f"{f.brand} {f.noun_title} at {f.price}",
+            lambda f: f"{f.price} Well Spent: {f.noun_title}",
+        ),
+        bodies=(
+            lambda f: f"Get {f.spec_prose} and {f.feature} in the {f.brand} {f.noun} for {f.price}.",
+            lambda f: f"For {f.price}, the {f.brand} {f.noun} give{f.s} you {f.feature} and {f.spec_prose}.",
+            lambda f: f"{f.made_of_cap} {f.material} with {f.feature}: solid value at {f.price}.",
+            lambda f: f"Everything you need for {f.use}, in the {f.brand} {f.noun} for {f.price}.",
+            lambda f: f"No extras you don't need, just {f.feature} and {f.spec_prose} for {f.price}.",
+            lambda f: f"Smart value for {f.use}: the {f.brand} {f.noun} with {f.feature}, at {f.price}.",
+        ),
+        ctas=(
+            lambda f: f"{f.noun_title}, {f.price}",
+            lambda f: f"{f.brand}, {f.price}",
+            lambda f: f"{f.brand}, Just {f.price}",
+            lambda f: f"{f.spec} {f.noun_title}, {f.price}",
+            lambda f: f"{f.material_title}, {f.price}",
+            lambda f: f"{f.feature_cap} for {f.price}",
+        ),
+        fallback_headlines=(
+            lambda f: f"{f.brand} {f.noun_title}",
+            lambda f: f"{f.noun_title} for {f.price}",
+        ),
+        fallback_bodies=(
+            lambda f: f"The {f.brand} {f.noun} with {f.feature} for {f.price}.",
+            lambda f: f"The {f.brand} {f.noun} for {f.price}.",
+        ),
+        fallback_ctas=(
+            lambda f: f"{f.noun_title}, {f.price}",
+            lambda f: f"Only {f.price}",
+        ),
+    ),
+    _channel_templates(
+        "meta_feed",
+        "playful",
+        headlines=(
+            lambda f: f"{f.brand} {f.noun_title}? Yes, Please!",
+            lambda f: f"Oh Hey, {f.brand} {f.noun_title}!",
+            lambda f: f"Say Hello to the {f.spec} {f.noun_title}",
+            lambda f: f"New Favorite: {f.brand} {f.noun_title}",
+            lambda f: f"Treat Yourself: {f.noun_title}, {f.price}",
+            lambda f: f"Ready, Set, {f.spec} {f.noun_title}!",
+            lambda f: f"Psst: {f.brand} {f.noun_title}",
+        ),
+        bodies=(
+            lambda f: f"Guess what has {f.spec_prose} and {f.feature}? The {f.brand} {f.noun}!",
+            lambda f: f"Warning: the {f.brand} {f.noun} may cause excessive happiness during {f.use}.",
+            lambda f: (
+                f"Made for {f.use} and {f.made_of} {f.material}, the {f.brand} {f.noun} {f.be} ready to play."
+            ),
+            lambda f: f"Plot twist: {f.material} plus {f.feature} equals your new favorite {f.noun}.",
+            lambda f: f"Who says {f.use} can't be fun? The {f.brand} {f.noun} bring{f.s} {f.feature} along.",
+            lambda f: f"Tiny confession: we can't stop talking about {f.spec_prose} and {f.feature}.",
+        ),
+        ctas=(
+            lambda f: f"Now with {f.feature}",
+            lambda f: f"{f.spec_prose_cap}, too",
+            lambda f: f"Big smiles for {f.price}",
+            lambda f: f"{f.feature_cap}? Yes.",
+            lambda f: f"{f.noun_title} joy for {f.price}",
+            lambda f: f"Say hi to {f.feature2}",
+        ),
+        fallback_headlines=(
+            lambda f: f"Hey, {f.brand} {f.noun_title}!",
+            lambda f: f"Hello, {f.noun_title}!",
+        ),
+        fallback_bodies=(
+            lambda f: f"Say hi to the {f.brand} {f.noun} with {f.feature}!",
+            lambda f: f"Say hi to the {f.brand} {f.noun}!",
+        ),
+        fallback_ctas=(
+            lambda f: f"Hello, {f.noun_title}",
+            lambda f: f"Just {f.price}",
+        ),
+    ),
+)
+_CHANNEL_TEMPLATES: tuple[_ChannelTemplates, ...] = (*_GOOGLE_SEARCH, *_META_FEED)
+if tuple((templates.channel, templates.tone) for templates in _CHANNEL_TEMPLATES) != tuple(
+    (channel, tone) for channel in CHANNELS[1:] for tone in TONES
+):
+    raise RuntimeError("_CHANNEL_TEMPLATES must list every channel but generic, in CHANNELS order, by tone")
+
+
+# --------------------------------------------------------------------------------------------
 # Generation
 #
 # Seeding a Mersenne Twister costs ~4 us, more than drawing a whole product, so one generator is
@@ -948,6 +1404,8 @@ def _build_product(draw: _Draw, seed_hex: str, index: int) -> GeneratedProduct:
             _write_creative(_LUXURY, facts, draw),
             _write_creative(_VALUE, facts, draw),
             _write_creative(_PLAYFUL, facts, draw),
+            # No draw: the phrasings come from a hash of the sku, so the draws above stay as they were.
+            *_write_channel_creatives(facts, zlib.crc32(sku.encode())),
         ),
         noun=line.noun,
         material=material.text,
@@ -1003,6 +1461,81 @@ def _write_creative(templates: _ToneTemplates, facts: _Facts, draw: _Draw) -> Ge
     if len(body) > BODY_MAX_CHARS:
         body = templates.fallback_body(facts)
     return GeneratedCreative(templates.tone, headline, body, ctas[int(draw() * len(ctas))])
+
+
+def _write_channel_creatives(facts: _Facts, sku_crc: int) -> list[GeneratedCreative]:
+    """One creative per (channel, tone) after generic. Which phrasings it takes is a stable hash of
+    (sku, tone, channel), never a draw, so the draws of the generic creatives stay as they were: the
+    CRC-32 of "sku|tone|channel" (`_crc32(key, sku_crc)` extends the sku's CRC by "|tone|channel").
+    Headline, body and cta take the phrasing at their own bits of it; one over its field's limit
+    gives way to the fallbacks (`_fit`). Unpacks `_CHANNEL_PLAN` rather than reading attributes:
+    it runs 800,000 times per 100,000 products, twice as often as `_write_creative`."""
+    creatives = []
+    for key, tone, channel, headlines, bodies, ctas, limits, fallbacks in _CHANNEL_PLAN:
+        pick = _crc32(key, sku_crc)
+        headline = headlines[pick % len(headlines)](facts)
+        if len(headline) > limits[0]:
+            headline = _fit(fallbacks[0], facts, limits[0])
+        body = bodies[(pick >> 10) % len(bodies)](facts)
+        if len(body) > limits[1]:
+            body = _fit(fallbacks[1], facts, limits[1])
+        cta = ctas[(pick >> 20) % len(ctas)](facts)
+        if len(cta) > limits[2]:
+            cta = _fit(fallbacks[2], facts, limits[2])
+        creatives.append(GeneratedCreative(tone, headline, body, cta, channel))
+    return creatives
+
+
+_crc32 = zlib.crc32
+_CHANNEL_PLAN = tuple(
+    (
+        templates.key,
+        templates.tone,
+        templates.channel,
+        templates.headlines,
+        templates.bodies,
+        templates.ctas,
+        (templates.headline_limit, templates.body_limit, templates.cta_limit),
+        (templates.fallback_headlines, templates.fallback_bodies, templates.fallback_ctas),
+    )
+    for templates in _CHANNEL_TEMPLATES
+)
+
+
+def _fit(fallbacks: tuple[_Template, ...], facts: _Facts, limit: int) -> str:
+    """The first fallback within `limit`; else the last one cut to it by whole words."""
+    for fallback in fallbacks:
+        text = fallback(facts)
+        if len(text) <= limit:
+            return text
+    return words_within(text, limit)
+
+
+# A text cut short must not end on a word that needs another after it, nor on a comma or a colon.
+_DANGLING_WORDS = frozenset(
+    {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "plus", "the", "to", "with", "your"}
+)
+_DANGLING_MARKS = ",;:-&"
+
+
+def words_within(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters by dropping whole words from its end: never a word
+    cut in half, never an ending on a dangling comma, colon, "and", "with", "the" and the like.
+    "" when not even the first word fits."""
+    if len(text) <= limit:
+        return text
+    words = text.split(" ")
+    while words:
+        words.pop()
+        while words and (
+            words[-1].strip(_DANGLING_MARKS).casefold() in _DANGLING_WORDS
+            or not words[-1].strip(_DANGLING_MARKS)
+        ):
+            words.pop()
+        cut = " ".join(words).rstrip(_DANGLING_MARKS)
+        if len(cut) <= limit:
+            return cut
+    return ""
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,15 @@ class Tone(models.TextChoices):
     PLAYFUL = "playful", "Playful"
 
 
+class Channel(models.TextChoices):
+    """Where a creative runs: the names of `training.ml.channels.CHANNELS` (which holds each one's fields
+    and limits; `products` may not import `training`, so a test keeps the two lists equal)."""
+
+    GENERIC = "generic", "Generic"
+    GOOGLE_SEARCH = "google_search", "Google search ad"
+    META_FEED = "meta_feed", "Meta feed ad"
+
+
 PRODUCT_URL_SCHEMES: tuple[str, ...] = ("http", "https")
 PRODUCT_URL_MAX_LENGTH = 500
 product_url_validator = URLValidator(
@@ -93,22 +102,30 @@ class Product(models.Model):
 
 
 class ReferenceCreative(models.Model):
-    """A creative a person (or the generator) wrote for a product: the model's training target."""
+    """A creative a person (or the generator) wrote for a product in one tone for one channel: the
+    model's training target. `channel` says whose limits the text keeps (`generic` for copy that was
+    written for no ad platform in particular, as all of it was before channels)."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reference_creatives")
     tone = models.CharField(max_length=16, choices=Tone.choices)
+    # `db_default` as well: a row inserted by raw SQL that does not name the column is generic too.
+    channel = models.CharField(
+        max_length=32, choices=Channel.choices, default=Channel.GENERIC, db_default=Channel.GENERIC
+    )
     headline = models.CharField(max_length=200)
     body = models.TextField(max_length=1000)
     cta = models.CharField(max_length=80)
 
     class Meta:
-        ordering = ["product_id", "tone"]
+        ordering = ["product_id", "channel", "tone"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "tone"], name="reference_creative_one_per_tone")
+            models.UniqueConstraint(
+                fields=["product", "tone", "channel"], name="reference_creative_one_per_tone_channel"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id} [{self.tone}] {self.headline}"
+        return f"{self.product_id} [{self.channel}/{self.tone}] {self.headline}"
 
 
 class DatasetVersion(models.Model):

@@ -1,8 +1,8 @@
 """Exporting the catalog as CSV in exactly the format the importer reads (an export imports back
-unchanged): one row per reference creative, a product without creatives as one row with empty
-tone, headline, body and cta. Every cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
-`@`, tab, carriage return) is written with a leading apostrophe, as the creatives export does; the
-importer removes that apostrophe again (creativeops/core/spreadsheet.py)."""
+unchanged): one row per reference creative with its channel, a product without creatives as one row
+with empty channel, tone, headline, body and cta. Every cell that a spreadsheet would run as a
+formula (`=`, `+`, `-`, `@`, tab, carriage return) is written with a leading apostrophe, as the
+creatives export does; the importer removes that apostrophe again (creativeops/core/spreadsheet.py)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,20 @@ def catalog_csv_rows(*, products: QuerySet[Product] | Iterable[Product]) -> Iter
             str(product.rating),
             product.url,
         ]
-        creatives = sorted(product.reference_creatives.all(), key=lambda creative: creative.tone)
+        creatives = sorted(
+            product.reference_creatives.all(), key=lambda creative: (creative.channel, creative.tone)
+        )
         if not creatives:
-            yield [spreadsheet_cell(value) for value in (*fields, "", "", "", "")]
+            yield [spreadsheet_cell(value) for value in (*fields, "", "", "", "", "")]
         for creative in creatives:
-            values = (*fields, creative.tone, creative.headline, creative.body, creative.cta)
+            values = (
+                *fields,
+                creative.channel,
+                creative.tone,
+                creative.headline,
+                creative.body,
+                creative.cta,
+            )
             yield [spreadsheet_cell(value) for value in values]
 
 

@@ -29,7 +29,11 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("sku", "title", "category", "brand", "descr
 # Optional product columns: a file without them imports as before and leaves them as they are stored.
 OPTIONAL_PRODUCT_COLUMNS: tuple[str, ...] = ("url",)
 CREATIVE_COLUMNS: tuple[str, ...] = ("tone", "headline", "body", "cta")
-CATALOG_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_PRODUCT_COLUMNS + CREATIVE_COLUMNS
+# Optional creative columns: a creative without a channel is `generic` (all copy before channels).
+OPTIONAL_CREATIVE_COLUMNS: tuple[str, ...] = ("channel",)
+CATALOG_COLUMNS: tuple[str, ...] = (
+    REQUIRED_COLUMNS + OPTIONAL_PRODUCT_COLUMNS + OPTIONAL_CREATIVE_COLUMNS + CREATIVE_COLUMNS
+)
 # Python's csv module refuses a whole file at its first cell above 131,072 characters. The reader's
 # limit is lifted to the file limit (no cell can be larger than the file), and a cell above this
 # limit is reported as its row's problem, by line and column, while the other rows are imported.
@@ -143,7 +147,7 @@ def _check_header(header: list[str], filename: str) -> None:
         )
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        optional = OPTIONAL_PRODUCT_COLUMNS + CREATIVE_COLUMNS
+        optional = OPTIONAL_PRODUCT_COLUMNS + OPTIONAL_CREATIVE_COLUMNS + CREATIVE_COLUMNS
         raise ApplicationError(
             f"{filename} is missing required columns: {', '.join(missing)}. The header needs "
             f"{', '.join(REQUIRED_COLUMNS)}; {', '.join(optional)} are optional.",

@@ -7,13 +7,16 @@ bad rows are reported with their line and field and are not stored. Products are
 duplicates and an import never stores half a product. A file that cannot be read at all (too
 large, not UTF-8, not JSON, missing columns) is refused as a whole with an `ApplicationError`.
 
-CSV: one row per (sku, tone) reference creative, with the product columns repeated on each row; a
-product without creatives is one row with empty tone, headline, body and cta. The `url` column (the
-product's page on the shop, http or https) is optional: a file without it leaves stored URLs as they
-are, an empty cell clears one. This is exactly what
-`catalog_csv_rows` (the admin export) writes, so an export imports back unchanged.
-JSON: a list of product objects, or `{"products": [...]}`; a product may carry flat tone / headline /
-body / cta keys like a CSV row, and/or `"creatives": [{"tone", "headline", "body", "cta"}, ...]`.
+CSV: one row per (sku, channel, tone) reference creative, with the product columns repeated on each
+row; a product without creatives is one row with empty channel, tone, headline, body and cta. The
+`url` column (the product's page on the shop, http or https) is optional: a file without it leaves
+stored URLs as they are, an empty cell clears one. The `channel` column is optional too: past ad copy
+written for an ad platform names it (`google_search`, `meta_feed`) and must keep that channel's
+limits; a creative without one is `generic`. This is exactly what `catalog_csv_rows` (the admin
+export) writes, so an export imports back unchanged.
+JSON: a list of product objects, or `{"products": [...]}`; a product may carry flat channel / tone /
+headline / body / cta keys like a CSV row, and/or
+`"creatives": [{"channel", "tone", "headline", "body", "cta"}, ...]`.
 """
 
 from __future__ import annotations
@@ -28,12 +31,21 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from creativeops.core.text import forbidden_character
-from products.models import PRODUCT_URL_SCHEMES, Product, ReferenceCreative, Tone, product_url_validator
+from products.generator import CHANNEL_OUTPUT_LIMITS, channel_text_width
+from products.models import (
+    PRODUCT_URL_SCHEMES,
+    Channel,
+    Product,
+    ReferenceCreative,
+    Tone,
+    product_url_validator,
+)
 from products.ood import OOD_SKU_PREFIX
 from products.services.catalog import chunked
 from products.services.import_files import (
     CATALOG_COLUMNS,
     CREATIVE_COLUMNS,
+    OPTIONAL_CREATIVE_COLUMNS,
     OPTIONAL_PRODUCT_COLUMNS,
     REQUIRED_COLUMNS,
     ImportIssue,
@@ -63,6 +75,7 @@ _TEXT_LIMITS: dict[str, int] = {
 @dataclass
 class ImportedCreative:
     tone: str
+    channel: str
     headline: str
     body: str
     cta: str
@@ -82,11 +95,11 @@ class ImportedProduct:
     rating: Decimal
     line: int
     url: str | None = None  # None: the file has no url column, the stored URL is kept
-    creatives_by_tone: dict[str, ImportedCreative] = field(default_factory=dict)
+    creatives_by_key: dict[tuple[str, str], ImportedCreative] = field(default_factory=dict)  # (channel, tone)
 
     @property
     def creatives(self) -> list[ImportedCreative]:
-        return list(self.creatives_by_tone.values())
+        return list(self.creatives_by_key.values())
 
 
 @dataclass(frozen=True)
@@ -230,18 +243,20 @@ def _accept_row(raw: RawRow, products: dict[str, ImportedProduct]) -> list[Impor
             )
             return [ImportIssue(raw.line, "sku", message)]
     target = known or product
-    seen = dict(target.creatives_by_tone)
+    seen = dict(target.creatives_by_key)
     for creative in creatives:
-        first = seen.setdefault(creative.tone, creative)
+        first = seen.setdefault((creative.channel, creative.tone), creative)
         if _creative_text(first) != _creative_text(creative):
             where = f"on line {first.line}" if first.line != creative.line else "in the same product"
-            message = (
-                f"sku '{product.sku}' already has a different '{creative.tone}' creative {where}; "
-                "one creative per tone."
-            )
+            if creative.channel == Channel.GENERIC.value:
+                what, rule = f"'{creative.tone}' creative", "one creative per tone"
+            else:
+                what = f"'{creative.tone}' creative for {creative.channel}"
+                rule = "one creative per tone and channel"
+            message = f"sku '{product.sku}' already has a different {what} {where}; {rule}."
             return [ImportIssue(raw.line, "tone", message)]
     products.setdefault(product.sku, product)
-    target.creatives_by_tone.update(seen)
+    target.creatives_by_key.update(seen)
     return []
 
 
@@ -294,7 +309,7 @@ def _validate_creatives(raw: RawRow, issues: list[ImportIssue]) -> list[Imported
     if nested is None:
         return creatives
     if not isinstance(nested, list):
-        message = "creatives must be a list of {tone, headline, body, cta} objects."
+        message = "creatives must be a list of {channel, tone, headline, body, cta} objects."
         issues.append(ImportIssue(raw.line, "creatives", message))
         return creatives
     for index, item in enumerate(nested):
@@ -313,9 +328,10 @@ def _validate_creatives(raw: RawRow, issues: list[ImportIssue]) -> list[Imported
 def _validate_creative(
     values: dict, line: int, prefix: str, issues: list[ImportIssue]
 ) -> ImportedCreative | None:
-    """A creative from the tone / headline / body / cta values, or None when all four are empty."""
+    """A creative from the channel / tone / headline / body / cta values, or None when all are empty."""
     texts = {
-        name: _text(values, name, line, issues, required=False, prefix=prefix) for name in CREATIVE_COLUMNS
+        name: _text(values, name, line, issues, required=False, prefix=prefix)
+        for name in (*OPTIONAL_CREATIVE_COLUMNS, *CREATIVE_COLUMNS)
     }
     if not any(texts.values()):
         return None
@@ -334,11 +350,44 @@ def _validate_creative(
                 line, prefix + "tone", f"tone '{texts['tone']}' is not one of {', '.join(Tone.values)}."
             )
         )
+    channel = _channel(texts, line, prefix, issues)
+    if len(issues) > before:
+        return None
+    _check_channel_limits(channel, texts, line, prefix, issues)
     if len(issues) > before:
         return None
     return ImportedCreative(
-        tone=tone, headline=texts["headline"], body=texts["body"], cta=texts["cta"], line=line
+        tone=tone,
+        channel=channel,
+        headline=texts["headline"],
+        body=texts["body"],
+        cta=texts["cta"],
+        line=line,
     )
+
+
+def _channel(texts: dict[str, str], line: int, prefix: str, issues: list[ImportIssue]) -> str:
+    """The creative's channel: `generic` when the cell is empty or the file has no channel column."""
+    channel = texts["channel"].lower() or Channel.GENERIC.value
+    if channel not in Channel.values:
+        message = f"channel '{texts['channel']}' is not one of {', '.join(Channel.values)}."
+        issues.append(ImportIssue(line, prefix + "channel", message))
+    return channel
+
+
+def _check_channel_limits(
+    channel: str, texts: dict[str, str], line: int, prefix: str, issues: list[ImportIssue]
+) -> None:
+    """Copy written for an ad platform keeps its limits (`CHANNEL_OUTPUT_LIMITS`, those of
+    `training.ml.channels`), counted as the platform counts them: the model learns them from it."""
+    for name, limit in CHANNEL_OUTPUT_LIMITS[channel].items():
+        width = channel_text_width(channel, texts[name])
+        if limit is not None and width > limit:
+            counted = " (a double-width character counts 2)" if width != len(texts[name]) else ""
+            message = (
+                f"{name} is {width:,} characters long{counted}; channel {channel} allows at most {limit:,}."
+            )
+            issues.append(ImportIssue(line, prefix + name, message))
 
 
 def _text(

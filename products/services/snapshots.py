@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from creativeops.core.errors import ApplicationError
 from creativeops.core.numbering import number_next, numbered_create
 from products import dataset_stats
-from products.generator import TONES, GeneratedProduct, generate_catalog
+from products.generator import DEFAULT_CHANNEL, TONES, GeneratedProduct, generate_catalog
 from products.models import DatasetVersion
 from products.ood import OOD_FIXTURE_PATH, OodProduct, load_ood_products, ood_fixture_sha256
 
@@ -42,18 +42,22 @@ logger = logging.getLogger(__name__)
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "sku", "title", "category", "brand", "description", "price", "rating",
-    "split", "tone", "headline", "body", "cta",
+    "split", "tone", "headline", "body", "cta", "channel",
 )  # fmt: skip
+"""The file's columns: one row per reference creative. `channel` (last, so that readers of the columns
+before it by position are unchanged) is the ad channel whose limits the creative keeps: "generic" for
+generic copy and for a product's row without creatives, never null."""
 SNAPSHOT_SCHEMA = pa.schema(
     [
         *[(name, pa.string()) for name in ("sku", "title", "category", "brand", "description")],
         ("price", pa.float64()),
         ("rating", pa.float64()),
         *[(name, pa.string()) for name in ("split", "tone", "headline", "body", "cta")],
+        ("channel", pa.string()),
     ]
 )
 _PRODUCT_COLUMNS = ("id", "sku", "title", "category", "brand", "description", "price", "rating")
-_CREATIVE_COLUMNS = ("product_id", "tone", "headline", "body", "cta")
+_CREATIVE_COLUMNS = ("product_id", "tone", "headline", "body", "cta", "channel")
 # The advisory lock (creativeops.core.locks) every process takes to number the next dataset version.
 NUMBERING_LOCK_NAME = "products.DatasetVersion.number"
 
@@ -67,15 +71,15 @@ def split_for_sku(sku: str) -> str:
 
 def generated_catalog_frame(count: int, seed: int) -> pd.DataFrame:
     """A frame shaped like a dataset version's file (SNAPSHOT_COLUMNS, the same sku-based split),
-    one row per (product, tone), built from the generator without touching the database: what the
-    benchmarks and tests train on."""
+    one row per (product, channel, tone), built from the generator without touching the database:
+    what the benchmarks and tests train on."""
     rows = []
     for product in generate_catalog(count, seed):
         fields = (
             product.sku, product.title, product.category, product.brand, product.description,
             float(product.price), float(product.rating), split_for_sku(product.sku),
         )  # fmt: skip
-        rows += [(*fields, c.tone, c.headline, c.body, c.cta) for c in product.creatives]
+        rows += [(*fields, c.tone, c.headline, c.body, c.cta, c.channel) for c in product.creatives]
     return pd.DataFrame(rows, columns=list(SNAPSHOT_COLUMNS))
 
 
@@ -226,7 +230,9 @@ def _ood_tables(products: tuple[OodProduct, ...]) -> tuple[pa.Table, pa.Table]:
          p.novelty)
         for index, p in enumerate(products)
     ]  # fmt: skip
-    creative_rows = [(index, tone, None, None, None) for index in range(len(products)) for tone in TONES]
+    creative_rows = [
+        (index, tone, None, None, None, DEFAULT_CHANNEL) for index in range(len(products)) for tone in TONES
+    ]
     return (
         _rows_table(product_rows, (*_PRODUCT_COLUMNS, *OOD_EXTRA_COLUMNS)),
         _rows_table(creative_rows, _CREATIVE_COLUMNS),
@@ -243,14 +249,14 @@ class _Snapshot:
     """
 
     products: pa.Table  # id, sku, title, category, brand, description, price, rating, [extra], split
-    creatives: pa.Table  # product_id, tone, headline, body, cta
+    creatives: pa.Table  # product_id, tone, headline, body, cta, channel
     marker: tuple[str, dict] | None = None
     extra_columns: tuple[str, ...] = ()
 
     def file_table(self) -> pa.Table:
-        """One row per creative, ordered by sku then tone; a product without creatives gets one row
-        with null creative columns. Arranged with index arrays (no hash join, no string sort of the
-        creatives); needs at least one product."""
+        """One row per creative, ordered by sku, channel, tone; a product without creatives gets one
+        row with null creative columns and the generic channel. Arranged with index arrays (no hash
+        join, no string sort of the creatives); needs at least one product."""
         products = self.products.take(pc.sort_indices(self.products, sort_keys=[("sku", "ascending")]))
         product_ids = products["id"].to_numpy()
         creative_ids = self.creatives["product_id"].to_numpy()
@@ -258,9 +264,8 @@ class _Snapshot:
         position = np.clip(np.searchsorted(product_ids[by_id], creative_ids), 0, len(by_id) - 1)
         owner = by_id[position]  # index (in sku order) of each creative's product
         known = product_ids[owner] == creative_ids
-        tones = self.creatives["tone"]
-        tone_rank = pc.index_in(tones, value_set=pc.unique(tones).sort()).to_numpy(zero_copy_only=False)
-        creative_order = np.lexsort((tone_rank, owner))
+        tone_rank, channel_rank = (_rank(self.creatives[name]) for name in ("tone", "channel"))
+        creative_order = np.lexsort((tone_rank, channel_rank, owner))
         creative_order = creative_order[known[creative_order]]
         per_product = np.bincount(owner[known], minlength=len(product_ids))
         rows_per_product = np.maximum(per_product, 1)
@@ -271,13 +276,19 @@ class _Snapshot:
         product_rows = products.take(pa.array(row_product, pa.int64()))
         columns = {
             **{name: product_rows[name] for name in SNAPSHOT_COLUMNS[:8]},
-            **{name: creative_rows[name] for name in SNAPSHOT_COLUMNS[8:]},
+            **{name: creative_rows[name] for name in ("tone", "headline", "body", "cta")},
+            "channel": pc.fill_null(creative_rows["channel"], DEFAULT_CHANNEL),
             **{name: product_rows[name] for name in self.extra_columns},
         }
         schema = SNAPSHOT_SCHEMA
         for name in self.extra_columns:
             schema = schema.append(pa.field(name, pa.string()))
         return pa.table(columns).cast(schema)
+
+
+def _rank(column: pa.ChunkedArray) -> np.ndarray:
+    """Each value's position among the column's distinct values in sorted order: a sort key."""
+    return pc.index_in(column, value_set=pc.unique(column).sort()).to_numpy(zero_copy_only=False)
 
 
 def _version_write(
@@ -342,20 +353,20 @@ def _number_and_store(
 # while imports or generation write: products first, then creatives, told apart by `kind`.
 _CATALOG_SQL = """
 SELECT 'p' AS kind, id, sku, title, category, brand, description, price, rating,
-       NULL AS tone, NULL AS headline, NULL AS body, NULL AS cta
+       NULL AS tone, NULL AS headline, NULL AS body, NULL AS cta, NULL AS channel
 FROM products_product
 UNION ALL
-SELECT 'c', product_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tone, headline, body, cta
+SELECT 'c', product_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tone, headline, body, cta, channel
 FROM products_referencecreative
 """
-_CATALOG_SQL_COLUMNS = ("kind", *_PRODUCT_COLUMNS, "tone", "headline", "body", "cta")
+_CATALOG_SQL_COLUMNS = ("kind", *_PRODUCT_COLUMNS, *_CREATIVE_COLUMNS[1:])
 _CATALOG_TYPES = {
     "kind": pa.string(),
     "id": pa.int64(),
     **{name: pa.string() for name in ("sku", "title", "category", "brand", "description")},
     "price": pa.float64(),
     "rating": pa.float64(),
-    **{name: pa.string() for name in ("tone", "headline", "body", "cta")},
+    **{name: pa.string() for name in ("tone", "headline", "body", "cta", "channel")},
 }
 FETCH_CHUNK = 10_000
 
@@ -364,7 +375,7 @@ def _catalog_tables() -> tuple[pa.Table, pa.Table]:
     table = _catalog_table_postgres() if connection.vendor == "postgresql" else _catalog_table_portable()
     is_product = pc.equal(table["kind"], "p")
     products = table.filter(is_product).select(list(_PRODUCT_COLUMNS))
-    creatives = table.filter(pc.invert(is_product)).select(["id", "tone", "headline", "body", "cta"])
+    creatives = table.filter(pc.invert(is_product)).select(["id", *_CREATIVE_COLUMNS[1:]])
     return products, creatives.rename_columns(list(_CREATIVE_COLUMNS))
 
 
@@ -414,7 +425,7 @@ def _generated_tables(products: Iterable[GeneratedProduct]) -> tuple[pa.Table, p
             (index, product.sku, product.title, product.category, product.brand, product.description,
              float(product.price), float(product.rating))
         )  # fmt: skip
-        creative_rows.extend((index, c.tone, c.headline, c.body, c.cta) for c in product.creatives)
+        creative_rows.extend((index, c.tone, c.headline, c.body, c.cta, c.channel) for c in product.creatives)
     return _rows_table(product_rows, _PRODUCT_COLUMNS), _rows_table(creative_rows, _CREATIVE_COLUMNS)
 
 
@@ -451,6 +462,7 @@ def _statistics(snapshot: _Snapshot, *, rows: int) -> dict:
         "description_length": _lengths(products["description"], dataset_stats.DESCRIPTION_LENGTH_EDGES),
         "headline_length": _lengths(creatives["headline"], dataset_stats.HEADLINE_LENGTH_EDGES),
         "tone_shares": dataset_stats.shares_from_counts(_value_counts(creatives["tone"])),
+        "channel_counts": dict(sorted(_value_counts(creatives["channel"]).items())),
         "brands": dataset_stats.brands_summary(brand_counts),
         "vocabulary": dataset_stats.vocabulary_summary(titles, descriptions),
     }

@@ -2,8 +2,8 @@
 
 Used by the importer on every database and by generation on SQLite. A plan compares a batch with the
 database (two queries, whatever the batch size) and says which products are new, changed or
-unchanged; applying it upserts by sku and by (product, tone) with `bulk_create(update_conflicts=True)`,
-which is safe against a concurrent writer of the same skus.
+unchanged; applying it upserts by sku and by (product, tone, channel) with
+`bulk_create(update_conflicts=True)`, which is safe against a concurrent writer of the same skus.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ CREATIVE_FIELDS: tuple[str, ...] = ("headline", "body", "cta")
 
 class CreativeLike(Protocol):
     tone: str
+    channel: str
     headline: str
     body: str
     cta: str
@@ -77,7 +78,7 @@ def catalog_plan(items: Sequence[ProductLike], source: str) -> CatalogPlan:
     """
     existing = Product.objects.in_bulk([item.sku for item in items], field_name="sku")
     stored_creatives = {
-        (creative.product_id, creative.tone): creative
+        (creative.product_id, creative.tone, creative.channel): creative
         for creative in ReferenceCreative.objects.filter(product__in=existing.values())
     }
     to_write: list[Product] = []
@@ -91,7 +92,7 @@ def catalog_plan(items: Sequence[ProductLike], source: str) -> CatalogPlan:
             to_write.append(Product(sku=item.sku, source=source, **values))
         creatives_changed = False
         for creative in item.creatives:
-            stored = stored_creatives.get((product.pk, creative.tone)) if product else None
+            stored = stored_creatives.get((product.pk, creative.tone, creative.channel)) if product else None
             if stored is None or any(getattr(stored, f) != getattr(creative, f) for f in CREATIVE_FIELDS):
                 creatives_changed = True
                 creatives_to_write.append((item.sku, _new_creative(creative)))
@@ -109,7 +110,8 @@ def catalog_plan(items: Sequence[ProductLike], source: str) -> CatalogPlan:
 
 
 def catalog_plan_apply(plan: CatalogPlan) -> None:
-    """Write a plan: upserts keyed by sku and (product, tone), safe against a concurrent writer."""
+    """Write a plan: upserts keyed by sku and (product, tone, channel), safe against a concurrent
+    writer."""
     now = timezone.now()
     for product in plan.products:
         product.created_at = product.updated_at = now
@@ -131,7 +133,7 @@ def catalog_plan_apply(plan: CatalogPlan) -> None:
     ReferenceCreative.objects.bulk_create(
         creatives,
         update_conflicts=True,
-        unique_fields=["product", "tone"],
+        unique_fields=["product", "tone", "channel"],
         update_fields=list(CREATIVE_FIELDS),
         batch_size=1000,
     )
@@ -156,5 +158,7 @@ def _product_differs(product: Product, values: dict, source: str) -> bool:
 
 def _new_creative(creative: CreativeLike) -> ReferenceCreative:
     return ReferenceCreative(
-        tone=creative.tone, **{field: getattr(creative, field) for field in CREATIVE_FIELDS}
+        tone=creative.tone,
+        channel=creative.channel,
+        **{field: getattr(creative, field) for field in CREATIVE_FIELDS},
     )

@@ -35,7 +35,7 @@ _PRODUCT_COPY_TYPES = [
     "timestamptz",
     "timestamptz",
 ]
-_CREATIVE_COPY_TYPES = ["int8", "text", "text", "text", "text"]
+_CREATIVE_COPY_TYPES = ["int8", "text", "text", "text", "text", "text"]
 
 _STAGING_DDL = """
 CREATE TEMPORARY TABLE products_staging_product (
@@ -43,7 +43,7 @@ CREATE TEMPORARY TABLE products_staging_product (
     url text
 ) ON COMMIT DROP;
 CREATE TEMPORARY TABLE products_staging_creative (
-    sku text, tone text, headline text, body text, cta text
+    sku text, tone text, channel text, headline text, body text, cta text
 ) ON COMMIT DROP;
 """
 
@@ -65,10 +65,10 @@ RETURNING p.id, (p.xmax = 0) AS inserted
 """
 
 _MERGE_CREATIVES = """
-INSERT INTO products_referencecreative AS c (product_id, tone, headline, body, cta)
-SELECT p.id, s.tone, s.headline, s.body, s.cta
+INSERT INTO products_referencecreative AS c (product_id, tone, channel, headline, body, cta)
+SELECT p.id, s.tone, s.channel, s.headline, s.body, s.cta
 FROM products_staging_creative s JOIN products_product p ON p.sku = s.sku
-ON CONFLICT (product_id, tone) DO UPDATE SET
+ON CONFLICT (product_id, tone, channel) DO UPDATE SET
     headline = EXCLUDED.headline, body = EXCLUDED.body, cta = EXCLUDED.cta
 WHERE (c.headline, c.body, c.cta) IS DISTINCT FROM (EXCLUDED.headline, EXCLUDED.body, EXCLUDED.cta)
 RETURNING c.product_id
@@ -152,20 +152,21 @@ def _postgres_copy_new(cursor, items: Sequence[GeneratedProduct], source: str) -
                 )
             )
     with raw.copy(
-        "COPY products_referencecreative (product_id, tone, headline, body, cta) FROM STDIN (FORMAT BINARY)"
+        "COPY products_referencecreative (product_id, tone, channel, headline, body, cta) "
+        "FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(_CREATIVE_COPY_TYPES)
         for product_id, item in zip(ids, items, strict=True):
-            for creative in item.creatives:
-                copy.write_row((product_id, creative.tone, creative.headline, creative.body, creative.cta))
+            for c in item.creatives:
+                copy.write_row((product_id, c.tone, c.channel, c.headline, c.body, c.cta))
 
 
 def _postgres_merge(cursor, items: Sequence[GeneratedProduct], source: str) -> CatalogWriteResult:
     """Merge products that may exist: COPY into temporary tables (dropped at commit), then one
     `INSERT … ON CONFLICT` per table that rewrites only the rows whose values differ.
 
-    The generator always writes one creative per tone, and a product holds at most one per tone
-    (a unique constraint), so merging by (product, tone) leaves no stale creative behind.
+    The generator always writes one creative per (tone, channel), and a product holds at most one
+    per (tone, channel) (a unique constraint), so merging by them leaves no stale creative behind.
     """
     cursor.execute(_STAGING_DDL)
     raw = cursor.cursor
@@ -180,10 +181,12 @@ def _postgres_merge(cursor, items: Sequence[GeneratedProduct], source: str) -> C
                     item.rating, item.url,
                 )
             )  # fmt: skip
-    with raw.copy("COPY products_staging_creative (sku, tone, headline, body, cta) FROM STDIN") as copy:
+    with raw.copy(
+        "COPY products_staging_creative (sku, tone, channel, headline, body, cta) FROM STDIN"
+    ) as copy:
         for item in items:
-            for creative in item.creatives:
-                copy.write_row((item.sku, creative.tone, creative.headline, creative.body, creative.cta))
+            for c in item.creatives:
+                copy.write_row((item.sku, c.tone, c.channel, c.headline, c.body, c.cta))
     cursor.execute(_MERGE_PRODUCTS, {"source": source, "now": timezone.now()})
     product_rows = cursor.fetchall()
     cursor.execute(_MERGE_CREATIVES)

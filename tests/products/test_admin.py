@@ -17,7 +17,7 @@ from django.urls import reverse
 from products.admin import PENDING_IMPORTS_SESSION_KEY
 from products.models import DatasetVersion, Product, ReferenceCreative
 from products.services import dataset_version_create, product_bulk_upsert_generated, products_import
-from tests.factories.products import ProductFactory, catalog_csv, catalog_row
+from tests.factories.products import ProductFactory, ReferenceCreativeFactory, catalog_csv, catalog_row
 
 pytestmark = pytest.mark.django_db
 
@@ -131,8 +131,8 @@ def test_an_unreadable_file_is_shown_on_the_form_and_not_kept(operator_client):
     assert response.status_code == 200
     assert response.context["form"].errors["file"] == [
         "shop.csv is missing required columns: category, brand, description, price, rating. The header "
-        "needs sku, title, category, brand, description, price, rating; url, tone, headline, body, cta are "
-        "optional."
+        "needs sku, title, category, brand, description, price, rating; url, channel, tone, headline, body, "
+        "cta are optional."
     ]
     assert pending_uploads(operator_client) == {}
 
@@ -177,12 +177,15 @@ def test_export_selected_is_the_import_format(operator_client):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="catalog-selected-')
     lines = streamed(response).decode().splitlines()
-    assert lines[0] == "sku,title,category,brand,description,price,rating,url,tone,headline,body,cta"
+    assert lines[0] == "sku,title,category,brand,description,price,rating,url,channel,tone,headline,body,cta"
     assert [line.split(",")[0] for line in lines[1:]] == ["EX-1"] * 4 + ["EX-2"]
+    assert [line.split(",")[-5:-3] for line in lines[1:5]] == [
+        ["generic", tone] for tone in ("bold", "luxury", "playful", "value")
+    ]
     assert lines[-1].startswith("EX-2,Northwind Trail 2-Person Tent No. ")
     assert lines[-1].endswith(
         ",Outdoor,Northwind Trail,Northwind Trail builds this tent from ripstop nylon with room "
-        "for 2 people.,249.99,4.5,,,,,"
+        "for 2 people.,249.99,4.5,,,,,,"
     )
 
 
@@ -301,6 +304,21 @@ def test_product_change_page_shows_the_creatives_inline(operator_client):
     assert b"Reference creatives" in response.content
     assert b'value="Meet the Northwind Trail tent (bold)"' in response.content
     assert b'value="Meet the Northwind Trail tent (luxury)"' in response.content
+
+
+def test_product_change_page_shows_each_creatives_channel(operator_client):
+    product = ProductFactory(sku="INL-2", creatives=["bold"])
+    ReferenceCreativeFactory(product=product, tone="bold", channel="google_search", headline="Tent, $249.99")
+
+    response = operator_client.get(f"/admin/products/product/{product.pk}/change/")
+
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert "channel" in formset.forms[0].fields
+    assert [(form.instance.channel, form.instance.headline) for form in formset.forms] == [
+        ("generic", "Meet the Northwind Trail tent (bold)"),
+        ("google_search", "Tent, $249.99"),
+    ]
+    assert b'<option value="google_search" selected>Google search ad</option>' in response.content
 
 
 SHOP_URL = "https://shop.example.com/p/inl-1"

@@ -108,7 +108,7 @@ def test_generate_with_persist_stores_the_same_products_idempotently(operator_cl
     assert sorted(Product.objects.values_list("sku", flat=True)) == sorted(
         r["sku"] for r in first.json()["records"]
     )
-    assert ReferenceCreative.objects.count() == 16
+    assert ReferenceCreative.objects.count() == 4 * 12  # one per tone in each of the three channels
 
 
 def test_persist_needs_the_add_product_permission(marketer_client):
@@ -260,6 +260,22 @@ def test_detail_returns_the_product_with_its_creatives(marketer_client):
     body = response.json()
     assert (body["sku"], body["price"], body["rating"]) == ("DEPT/42", "249.99", 4.5)
     assert [creative["tone"] for creative in body["creatives"]] == ["bold", "value"]
+    assert {creative["channel"] for creative in body["creatives"]} == {"generic"}
+
+
+def test_detail_shows_each_creatives_channel_ordered_by_channel_then_tone(operator_client):
+    generated = operator_client.post(GENERATE_URL, {"count": 1, "seed": 18, "persist": True}, format="json")
+    sku = generated.json()["records"][0]["sku"]
+
+    creatives = operator_client.get(f"/api/v1/products/{sku}").json()["creatives"]
+
+    assert [(creative["channel"], creative["tone"]) for creative in creatives] == [
+        (channel, tone)
+        for channel in ("generic", "google_search", "meta_feed")
+        for tone in ("bold", "luxury", "playful", "value")
+    ]
+    assert set(creatives[4]) == {"channel", "tone", "headline", "body", "cta"}
+    assert all(len(creative["headline"]) <= 30 for creative in creatives[4:8])  # a search ad's headlines
 
 
 def test_detail_of_an_unknown_sku_is_a_404(marketer_client):

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from creativeops.core.errors import ApplicationError
-from products.generator import TONES, generate_catalog, iter_catalog
-from products.models import Product, ReferenceCreative, Tone
+from products.generator import CHANNELS, TONES, generate_catalog, iter_catalog
+from products.models import Channel, Product, ReferenceCreative, Tone
 from products.services import catalog as catalog_service
 from products.services import (
     product_bulk_upsert_generated,
@@ -19,8 +19,11 @@ from products.services import (
 )
 from products.services.writers import CatalogWriteResult, orm_write_chunk
 from tests.factories.products import ProductFactory
+from training.ml import channels as training_channels
 
 pytestmark = pytest.mark.django_db
+
+CREATIVES_PER_PRODUCT = len(TONES) * len(CHANNELS)  # one per tone in every channel
 
 
 def dump_catalog() -> list[tuple]:
@@ -30,8 +33,8 @@ def dump_catalog() -> list[tuple]:
         for p in Product.objects.order_by("sku")
     ]
     creatives = list(
-        ReferenceCreative.objects.order_by("product__sku", "tone").values_list(
-            "product__sku", "tone", "headline", "body", "cta"
+        ReferenceCreative.objects.order_by("product__sku", "channel", "tone").values_list(
+            "product__sku", "channel", "tone", "headline", "body", "cta"
         )
     )
     return products + creatives
@@ -44,9 +47,9 @@ def expected_catalog(count: int, seed: int) -> list[tuple]:
         for p in generated
     ]
     creatives = [
-        (p.sku, c.tone, c.headline, c.body, c.cta)
+        (p.sku, c.channel, c.tone, c.headline, c.body, c.cta)
         for p in generated
-        for c in sorted(p.creatives, key=lambda creative: creative.tone)
+        for c in sorted(p.creatives, key=lambda creative: (creative.channel, creative.tone))
     ]
     return products + creatives
 
@@ -55,12 +58,18 @@ def test_model_tones_are_the_generator_tones():
     assert tuple(Tone.values) == TONES
 
 
+def test_model_channels_are_the_generator_channels_and_those_of_training():
+    assert Channel.values == list(training_channels.CHANNELS)  # tests may import any layer
+    assert tuple(Channel.values) == CHANNELS
+
+
 def test_generated_products_are_stored_exactly_with_every_creative():
     result = product_bulk_upsert_generated(count=40, seed=11)
 
     assert result == CatalogWriteResult(created=40, updated=0, unchanged=0)
     assert dump_catalog() == expected_catalog(40, 11)
-    assert ReferenceCreative.objects.count() == 40 * len(TONES)
+    assert ReferenceCreative.objects.count() == 40 * CREATIVES_PER_PRODUCT
+    assert ReferenceCreative.objects.filter(channel="google_search").count() == 40 * len(TONES)
 
 
 def test_rerun_with_the_same_seed_updates_nothing_and_never_duplicates():
@@ -71,7 +80,7 @@ def test_rerun_with_the_same_seed_updates_nothing_and_never_duplicates():
 
     assert again == CatalogWriteResult(created=0, updated=0, unchanged=25)
     assert Product.objects.count() == 25
-    assert ReferenceCreative.objects.count() == 100
+    assert ReferenceCreative.objects.count() == 25 * CREATIVES_PER_PRODUCT
     assert dict(Product.objects.values_list("sku", "updated_at")) == stamps
     assert dump_catalog() == expected_catalog(25, 3)
 
@@ -137,7 +146,7 @@ def test_generate_products_command_twice_into_empty_databases_is_identical():
 
     call_command("generate_products", count=1000, seed=7, no_progress=True)
 
-    assert len(first) == 1000 * (1 + len(TONES))
+    assert len(first) == 1000 * (1 + CREATIVES_PER_PRODUCT)
     assert dump_catalog() == first
 
 
@@ -183,7 +192,7 @@ def test_an_error_in_the_generator_reaches_the_caller_and_stops_at_the_failed_ch
         product_bulk_upsert_generated(count=12, seed=4, chunk_size=5)
 
     assert Product.objects.count() == 10  # two whole chunks; never a product without its creatives
-    assert ReferenceCreative.objects.count() == 40
+    assert ReferenceCreative.objects.count() == 10 * CREATIVES_PER_PRODUCT
 
 
 def test_postgres_direct_copy_falls_back_to_merge_when_a_sku_appears_concurrently(on_postgres, monkeypatch):
@@ -243,7 +252,7 @@ def test_a_failing_connection_stops_the_parallel_write_and_raises(on_postgres, m
 
     stored = Product.objects.count()
     assert stored % 5 == 0 and stored < 100  # whole chunks only, and the feeding stopped
-    assert ReferenceCreative.objects.count() == stored * len(TONES)
+    assert ReferenceCreative.objects.count() == stored * CREATIVES_PER_PRODUCT
     assert threading.active_count() == threads_before
 
 

@@ -124,7 +124,7 @@ def test_snapshot_dataset_golden_is_idempotent(settings):
     first, _ = run("snapshot_dataset", "--golden")
     second, _ = run("snapshot_dataset", "--golden")
 
-    assert first.startswith("Dataset version 1: 20 rows, 5 products, sha256 ")
+    assert first.startswith("Dataset version 1: 60 rows, 5 products, sha256 ")  # 12 creatives each
     assert (
         second.splitlines()[0] == "The golden set for this seed and size already exists (it never changes)."
     )
@@ -144,8 +144,8 @@ def test_benchmark_catalog_reports_every_figure():
     assert lines[1].startswith("generate only")
     assert lines[2].startswith("generate + insert (empty catalog)") and "target >= 20,000/s" in lines[2]
     assert lines[3].startswith("re-run, same seed (nothing changes)")
-    assert lines[4].startswith("snapshot (dataset version 1)") and "1,200 rows, 300 products" in lines[4]
-    assert lines[5].startswith("read back (SHA-256 verified)") and lines[5].endswith("1,200 rows")
+    assert lines[4].startswith("snapshot (dataset version 1)") and "3,600 rows, 300 products" in lines[4]
+    assert lines[5].startswith("read back (SHA-256 verified)") and lines[5].endswith("3,600 rows")
     assert Product.objects.count() == 300
 
 

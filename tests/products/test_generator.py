@@ -10,9 +10,11 @@ import random
 import re
 import subprocess
 import sys
+import zlib
 from collections import Counter, defaultdict
 from decimal import Decimal
 from itertools import islice
+from itertools import product as product_of
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -23,6 +25,8 @@ from products.generator import (
     BODY_MAX_CHARS,
     CATEGORIES,
     CATEGORY_PRICE_RANGES,
+    CHANNEL_OUTPUT_LIMITS,
+    CHANNELS,
     CTA_MAX_CHARS,
     HEADLINE_MAX_CHARS,
     SHOP_URL_PREFIX,
@@ -30,12 +34,17 @@ from products.generator import (
     VOCABULARY,
     GeneratedProduct,
     as_record,
+    channel_text_width,
     generate_catalog,
     iter_catalog,
     product_source_text,
     shop_url,
+    words_within,
 )
-from training.ml.metrics import FactChecker  # the one fact checker (tests may import any layer)
+from training.ml import channels as training_channels  # tests may import any layer
+from training.ml import formatting
+from training.ml.metrics import FactChecker  # the one fact checker
+from training.ml.policy_lint import lint_creative
 
 CHECKER = FactChecker(VOCABULARY.all_brands, VOCABULARY.all_nouns, VOCABULARY.all_features)
 
@@ -62,9 +71,12 @@ def catalog_10k() -> list[GeneratedProduct]:
     return generate_catalog(10_000, seed=2024)
 
 
-def _texts_of(product: GeneratedProduct) -> list[str]:
+def _texts_of(product: GeneratedProduct, channels: tuple[str, ...] = ("generic",)) -> list[str]:
     return [
-        text for creative in product.creatives for text in (creative.headline, creative.body, creative.cta)
+        text
+        for creative in product.creatives
+        if creative.channel in channels
+        for text in (creative.headline, creative.body, creative.cta)
     ]
 
 
@@ -194,10 +206,21 @@ def test_titles_and_descriptions_read_like_a_store(catalog_10k: list[GeneratedPr
     assert len({product.title for product in catalog_10k}) > 7_000
 
 
-def test_every_product_has_one_bounded_creative_per_tone(catalog_10k: list[GeneratedProduct]) -> None:
+def test_every_product_has_one_creative_per_tone_in_every_channel(
+    catalog_10k: list[GeneratedProduct],
+) -> None:
+    expected = [(channel, tone) for channel in CHANNELS for tone in TONES]
+
     for product in catalog_10k:
-        assert tuple(creative.tone for creative in product.creatives) == TONES
-        for creative in product.creatives:
+        assert [(creative.channel, creative.tone) for creative in product.creatives] == expected
+
+
+def test_every_product_has_one_bounded_generic_creative_per_tone(catalog_10k: list[GeneratedProduct]) -> None:
+    for product in catalog_10k:
+        generic = [creative for creative in product.creatives if creative.channel == "generic"]
+        assert tuple(creative.tone for creative in generic) == TONES
+        assert product.creatives[: len(TONES)] == tuple(generic)  # first, as before channels
+        for creative in generic:
             assert 0 < len(creative.headline) <= HEADLINE_MAX_CHARS
             assert 0 < len(creative.body) <= BODY_MAX_CHARS
             assert 1 <= len(SENTENCE_END.findall(creative.body)) <= 2, creative.body
@@ -269,6 +292,15 @@ def test_reference_creatives_state_only_facts_of_their_product() -> None:
     for product in generate_catalog(5_000, seed=77):
         source = product_source_text(product)
         for text in _texts_of(product):
+            assert CHECKER.violations(text, source, product.brand, product.noun) == [], text
+
+
+def test_channel_creatives_state_only_facts_of_their_product() -> None:
+    """Fewer products than for the generic creatives (the checker takes a millisecond a text); each
+    phrasing of each channel and tone is still picked about a hundred times."""
+    for product in generate_catalog(800, seed=76):
+        source = product_source_text(product)
+        for text in _texts_of(product, channels=CHANNELS[1:]):
             assert CHECKER.violations(text, source, product.brand, product.noun) == [], text
 
 
@@ -347,9 +379,240 @@ def test_every_tone_has_many_phrasings() -> None:
     products = generate_catalog(2_000, seed=99)
 
     for position, tone in enumerate(TONES):
-        creatives = [(product, product.creatives[position]) for product in products]
+        creatives = [(product, product.creatives[position]) for product in products]  # generic ones
         headlines = Counter(_shape(creative.headline, product) for product, creative in creatives)
         ctas = {creative.cta for _, creative in creatives}
         assert len(headlines) >= 8, (tone, headlines)
         assert len(ctas) >= 6, (tone, ctas)
         assert headlines.most_common(1)[0][1] < 0.2 * len(products), (tone, headlines.most_common(3))
+
+
+# ------------------------------------------------------------------------------ channels
+
+# Recorded from the generator before channels existed (seed 2024): adding the channel creatives must
+# leave every draw, and so every generic creative, exactly as it was.
+GENERIC_BEFORE_CHANNELS = {
+    0: (
+        "SPRT-7E8-000000",
+        [
+            (
+                "bold",
+                "36-Inch Foam Roller. No Compromises.",
+                "Your gym sessions just got an upgrade: the Corevale foam roller with a 36-inch length.",
+                "Get yours",
+            ),
+            (
+                "luxury",
+                "Quiet Elegance: The Corevale Foam Roller",
+                "Discover a hollow core, rendered with care in the Corevale foam roller.",
+                "Explore the details",
+            ),
+            (
+                "value",
+                "Real Value: 36-Inch Foam Roller, $51.99",
+                "The Corevale foam roller offers a 36-inch length and a hollow core for just $51.99.",
+                "Order now",
+            ),
+            (
+                "playful",
+                "Ready, Set, Foam Roller!",
+                "Tiny confession: we can't stop talking about a 36-inch length and a hollow core.",
+                "Let's go!",
+            ),
+        ],
+    ),
+    777: (
+        "GARD-7E8-000777",
+        [
+            (
+                "bold",
+                "Power Up: Greenthumb Works 1-Gallon Watering Can",
+                "Made from recycled plastic with a wide fill opening, the Greenthumb Works watering can is "
+                "built to keep up.",
+                "Claim yours",
+            ),
+            (
+                "luxury",
+                "Quiet Elegance: The Greenthumb Works Watering Can",
+                "Elevate spring planting with the Greenthumb Works watering can, made from recycled plastic.",
+                "Experience it",
+            ),
+            (
+                "value",
+                "Real Value: 1-Gallon Watering Can, $32.99",
+                "Pay $32.99 and get the Greenthumb Works watering can with a wide fill opening.",
+                "Order now",
+            ),
+            (
+                "playful",
+                "Say Hello to Your New Watering Can!",
+                "Tiny confession: we can't stop talking about a 1-gallon capacity and a wide fill opening.",
+                "Treat yourself",
+            ),
+        ],
+    ),
+}
+GENERIC_BEFORE_CHANNELS_SHA256 = "6baad94d4d6307554bf08fc3de715a21911f907c2b0aa82758511c8692229635"
+"""SHA-256 of the generic creatives of the first 3,000 products for seed 2024, before channels."""
+
+GOOGLE_SEARCH, META_FEED = "google_search", "meta_feed"
+CHANNEL_FIELDS = ("headline", "body", "cta")
+
+
+def _of_channel(product: GeneratedProduct, channel: str) -> list:
+    return [creative for creative in product.creatives if creative.channel == channel]
+
+
+def _source(product: GeneratedProduct) -> str:
+    """The product's input text as the model and the policy lint read it."""
+    return formatting.source_text(as_record(product))
+
+
+def test_the_generic_creatives_are_those_written_before_channels(catalog_10k: list[GeneratedProduct]) -> None:
+    for index, (sku, creatives) in GENERIC_BEFORE_CHANNELS.items():
+        product = catalog_10k[index]
+        generic = [(c.tone, c.headline, c.body, c.cta) for c in _of_channel(product, "generic")]
+        assert (product.sku, generic) == (sku, creatives)
+    dump = repr(
+        [
+            (p.sku, [(c.tone, c.headline, c.body, c.cta) for c in _of_channel(p, "generic")])
+            for p in catalog_10k[:3_000]
+        ]
+    )
+    assert hashlib.sha256(dump.encode()).hexdigest() == GENERIC_BEFORE_CHANNELS_SHA256
+    assert generator._DRAWS_PER_PRODUCT == 31
+
+
+def test_the_channels_and_their_limits_are_those_of_training() -> None:
+    assert list(CHANNELS) == list(training_channels.CHANNELS)
+    assert {name: dict(limits) for name, limits in CHANNEL_OUTPUT_LIMITS.items()} == {
+        name: channel.output_limits() for name, channel in training_channels.CHANNELS.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "text", ["Kettle, $49.99", "東京のケトル", "ＡＢＣ full width", "Café crème", "Tent 🏕️ time", "한국어", ""]
+)
+def test_channel_text_width_counts_as_the_platforms_do(text: str) -> None:
+    for name, channel in training_channels.CHANNELS.items():
+        assert channel_text_width(name, text) == channel.width(text)
+
+
+def test_every_channel_creative_keeps_its_channels_limits(catalog_10k: list[GeneratedProduct]) -> None:
+    """10,000 products cover every category, product line and brand."""
+    assert {product.category for product in catalog_10k} == set(CATEGORIES)
+    for product in catalog_10k:
+        for creative in product.creatives:
+            channel = training_channels.CHANNELS[creative.channel]
+            limits = channel.output_limits()
+            for field in CHANNEL_FIELDS:
+                text = getattr(creative, field)
+                assert text and text == text.strip(), (creative, field)
+                assert limits[field] is None or channel.width(text) <= limits[field], (creative, field)
+                assert channel.width(text) == len(text), text  # the generator counts len()
+
+
+def test_the_last_fallback_of_every_field_fits_every_product_the_catalog_can_make() -> None:
+    """Every brand, line, size, material, feature and use, at the longest price of the line: the
+    fallbacks are what keep a limit, so none may ever need to be cut."""
+    for category in generator._CATEGORY_TABLE:
+        for line in category.lines:
+            price = f"${line.price_high - 1}.99"
+            for brand, spec, material, use in product_of(
+                category.brands, line.specs, line.materials, category.uses
+            ):
+                for first, second in zip(line.features, line.features[1:] + line.features[:1], strict=True):
+                    facts = generator._Facts(line, brand, spec, material, (first, second), price, use)
+                    for templates in generator._CHANNEL_TEMPLATES:
+                        for field in ("headline", "body", "cta"):
+                            last = getattr(
+                                templates, f"fallback_{field}s" if field != "body" else "fallback_bodies"
+                            )
+                            limit = getattr(templates, f"{field}_limit")
+                            assert len(last[-1](facts)) <= limit, (
+                                templates.channel,
+                                templates.tone,
+                                last[-1](facts),
+                            )
+
+
+def test_channel_phrasings_come_from_a_hash_of_sku_tone_and_channel_not_from_draws() -> None:
+    """The draws per product did not change (`test_each_product_consumes_the_declared_number_of_draws`);
+    the phrasing hash is the CRC-32 of "sku|tone|channel", extended from the sku's own CRC."""
+    sku = "HOME-7E8-000042"
+    for templates in generator._CHANNEL_TEMPLATES:
+        expected = zlib.crc32(f"{sku}|{templates.tone}|{templates.channel}".encode())
+        assert zlib.crc32(templates.key, zlib.crc32(sku.encode())) == expected
+    first, second = generate_catalog(2, seed=3), generate_catalog(2, seed=3)
+    assert [_of_channel(p, GOOGLE_SEARCH) for p in first] == [_of_channel(p, GOOGLE_SEARCH) for p in second]
+
+
+def test_search_ad_headlines_are_distinct_across_the_catalog_and_within_a_product() -> None:
+    """A responsive search ad takes its headlines from the headline and the cta of each tone: at least
+    80 % of them differ across a 2,000-product catalog, and a product's eight never repeat (after
+    normalising case and punctuation, as the platform does)."""
+    products = generate_catalog(2_000, seed=78)
+    headlines = [
+        text for product in products for creative in _of_channel(product, GOOGLE_SEARCH)
+        for text in (creative.headline, creative.cta)
+    ]  # fmt: skip
+
+    assert len(set(headlines)) / len(headlines) >= 0.8
+    for product in products:
+        own = [
+            re.sub(r"\W+", " ", text.casefold()).strip()
+            for creative in _of_channel(product, GOOGLE_SEARCH)
+            for text in (creative.headline, creative.cta)
+        ]
+        assert len(set(own)) == 2 * len(TONES), own
+
+
+def test_channel_headlines_name_the_product_and_search_ad_headlines_have_no_exclamation_mark() -> None:
+    products = generate_catalog(2_000, seed=79)
+
+    for channel, least in ((GOOGLE_SEARCH, 0.9), (META_FEED, 0.9)):
+        pairs = [
+            (product, creative.headline) for product in products for creative in _of_channel(product, channel)
+        ]
+        named = sum(p.brand in text or p.noun.casefold() in text.casefold() for p, text in pairs)
+        assert named / len(pairs) >= least, channel
+    for product in products:
+        for creative in _of_channel(product, GOOGLE_SEARCH):
+            assert "!" not in creative.headline + creative.cta, creative
+
+
+def test_channel_creatives_pass_the_ad_policy_lint() -> None:
+    for product in generate_catalog(2_000, seed=80):
+        source = _source(product)
+        for creative in product.creatives:
+            fields = {field: getattr(creative, field) for field in CHANNEL_FIELDS}
+            assert lint_creative(fields, source) == [], creative
+
+
+def test_channel_creatives_vary_by_tone_and_field() -> None:
+    products = generate_catalog(2_000, seed=81)
+
+    for channel in (GOOGLE_SEARCH, META_FEED):
+        for position, tone in enumerate(TONES):
+            creatives = [(product, _of_channel(product, channel)[position]) for product in products]
+            for field in CHANNEL_FIELDS:
+                shapes = Counter(_shape(getattr(creative, field), product) for product, creative in creatives)
+                assert len(shapes) >= 5, (channel, tone, field, shapes)
+                assert shapes.most_common(1)[0][1] < 0.35 * len(products), (channel, tone, field)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Hello, Ergonomic Office Chair", 30, "Hello, Ergonomic Office Chair"),
+        ("Discover the Ergonomic Office Chair", 30, "Discover the Ergonomic Office"),
+        ("The Kettle with a gooseneck spout", 20, "The Kettle"),  # not "...with a"
+        ("Acme Kettle, and more, $49.99", 20, "Acme Kettle"),  # not "Acme Kettle, and"
+        ("Acme Kettle: a gooseneck spout", 14, "Acme Kettle"),  # no dangling colon
+        ("Supercalifragilistic", 5, ""),  # a word is never cut
+    ],
+)
+def test_words_within_drops_whole_words_and_never_ends_on_a_dangling_word(
+    text: str, limit: int, expected: str
+) -> None:
+    assert words_within(text, limit) == expected

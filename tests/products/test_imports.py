@@ -10,8 +10,8 @@ import pytest
 
 from creativeops.core.errors import ApplicationError
 from products.models import Product, ReferenceCreative
-from products.services import catalog_csv_lines, products_import
-from products.services.import_files import ImportIssue
+from products.services import catalog_csv_lines, product_bulk_upsert_generated, products_import
+from products.services.import_files import CATALOG_COLUMNS, ImportIssue
 from tests.factories.products import CATALOG_HEADER, ProductFactory, catalog_csv, catalog_json, catalog_row
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +221,8 @@ def test_export_then_import_round_trip_is_unchanged_and_restores_the_catalog():
     assert (unchanged.rejected_rows, unchanged.unchanged, unchanged.updated) == (0, 4, 0)
     assert (restored.rejected_rows, restored.created) == (0, 4)
     assert stored_catalog() == before
-    assert exported.decode().splitlines()[0] == ",".join(CATALOG_HEADER)
+    assert exported.decode().splitlines()[0] == ",".join(CATALOG_COLUMNS)
+    assert (*CATALOG_HEADER[:8], "channel", *CATALOG_HEADER[8:]) == CATALOG_COLUMNS
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,7 +442,7 @@ def test_missing_required_columns_are_listed():
 
     assert raised.value.message == (
         "catalog.csv is missing required columns: brand, price. The header needs sku, title, category, "
-        "brand, description, price, rating; url, tone, headline, body, cta are optional."
+        "brand, description, price, rating; url, channel, tone, headline, body, cta are optional."
     )
     assert raised.value.field == "file"
     assert Product.objects.count() == 0
@@ -651,3 +652,208 @@ def test_export_then_import_keeps_the_url():
 
     assert (report.errors, report.created) == ([], 1)
     assert Product.objects.get(sku="RT-URL").url == SHOP_URL
+
+
+# --------------------------------------------------------------------------------------------
+# The optional channel column: past ad copy written for an ad platform, within its limits
+# --------------------------------------------------------------------------------------------
+
+SEARCH_AD = {"tone": "bold", "headline": "Copper Hearth Skillet", "body": "Sears evenly.", "cta": "Shop Now"}
+
+
+def stored_creatives(sku: str) -> list[tuple[str, str, str]]:
+    return list(
+        ReferenceCreative.objects.filter(product__sku=sku)
+        .order_by("channel", "tone")
+        .values_list("channel", "tone", "headline")
+    )
+
+
+def test_csv_channel_column_stores_each_creative_for_its_channel_and_an_empty_cell_is_generic():
+    content = catalog_csv(
+        [
+            catalog_row("CH-1", channel=""),
+            catalog_row("CH-1", channel="google_search", **SEARCH_AD),
+            catalog_row(
+                "CH-1", channel="Meta_Feed", tone="value", headline="Skillet, $39.99", cta="Cast iron"
+            ),
+        ],
+        header=[*CATALOG_HEADER, "channel"],
+    )
+
+    report = run_import(content)
+    again = run_import(content)
+
+    assert (report.errors, report.created, again.unchanged) == ([], 1, 1)
+    assert stored_creatives("CH-1") == [
+        ("generic", "bold", "Sear Like You Mean It"),
+        ("google_search", "bold", "Copper Hearth Skillet"),
+        ("meta_feed", "value", "Skillet, $39.99"),
+    ]
+
+
+def test_a_file_without_the_channel_column_imports_generic_creatives():
+    report = run_import(catalog_csv([catalog_row("CH-2")]))  # the header of every file before channels
+
+    assert report.errors == []
+    assert stored_creatives("CH-2") == [("generic", "bold", "Sear Like You Mean It")]
+
+
+def test_json_creatives_carry_their_channel():
+    product = catalog_row("CH-3", channel="google_search", **SEARCH_AD)
+    product["creatives"] = [
+        {"channel": "meta_feed", "tone": "luxury", "headline": "Cast to Last", "body": "b", "cta": "c"}
+    ]
+
+    report = run_import(catalog_json([product]), "catalog.json")
+
+    assert report.errors == []
+    assert stored_creatives("CH-3") == [
+        ("google_search", "bold", "Copper Hearth Skillet"),
+        ("meta_feed", "luxury", "Cast to Last"),
+    ]
+
+
+def test_an_unknown_channel_rejects_its_row_naming_the_field_and_the_allowed_channels():
+    content = catalog_csv(
+        [catalog_row("CH-4", channel="tiktok"), catalog_row("CH-5")], header=[*CATALOG_HEADER, "channel"]
+    )
+
+    report = run_import(content)
+
+    assert report.errors == [
+        ImportIssue(
+            line=2,
+            field="channel",
+            message="channel 'tiktok' is not one of generic, google_search, meta_feed.",
+        )
+    ]
+    assert list(Product.objects.values_list("sku", flat=True)) == ["CH-5"]
+
+
+def test_a_channel_without_a_creative_is_an_error():
+    empty = {"tone": "", "headline": "", "body": "", "cta": ""}
+    content = catalog_csv(
+        [catalog_row("CH-6", channel="meta_feed", **empty)], header=[*CATALOG_HEADER, "channel"]
+    )
+
+    report = run_import(content)
+
+    assert [(issue.field, issue.message) for issue in report.errors] == [
+        (name, f"{name} is empty; a creative needs tone, headline, body and cta.")
+        for name in ("tone", "headline", "body", "cta")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "overrides", "field", "message"),
+    [
+        (
+            "google_search",
+            {"headline": "Copper Hearth Cast Iron Skillet"},
+            "headline",
+            "headline is 31 characters long; channel google_search allows at most 30.",
+        ),
+        (
+            "google_search",
+            {"body": "x" * 91},
+            "body",
+            "body is 91 characters long; channel google_search allows at most 90.",
+        ),
+        (
+            "google_search",
+            {"cta": "Order the Copper Hearth Skillet"},  # a second headline in a search ad
+            "cta",
+            "cta is 31 characters long; channel google_search allows at most 30.",
+        ),
+        (
+            "meta_feed",
+            {"headline": "The Copper Hearth 10-Inch Cast Iron Skillet"},
+            "headline",
+            "headline is 43 characters long; channel meta_feed allows at most 40.",
+        ),
+        (
+            "meta_feed",
+            {"body": "y" * 126},
+            "body",
+            "body is 126 characters long; channel meta_feed allows at most 125.",
+        ),
+        (
+            "meta_feed",
+            {"cta": "銅の鋳鉄フライパン、十インチ、四十ドル"},  # 19 characters, 38 columns
+            "cta",
+            "cta is 38 characters long (a double-width character counts 2); channel meta_feed allows at "
+            "most 30.",
+        ),
+    ],
+)
+def test_copy_over_its_channels_limit_rejects_the_row_naming_field_channel_and_limit(
+    channel, overrides, field, message
+):
+    row = catalog_row("CH-7", channel=channel, **{**SEARCH_AD, **overrides})
+
+    report = run_import(catalog_csv([row], header=[*CATALOG_HEADER, "channel"]))
+
+    assert report.errors == [ImportIssue(line=2, field=field, message=message)]
+    assert Product.objects.count() == 0
+
+
+def test_the_generic_channel_keeps_the_limits_it_had():
+    headline = "A generic headline may run long, as it always could: " + "x" * 100
+
+    report = run_import(
+        catalog_csv(
+            [catalog_row("CH-8", channel="generic", headline=headline)], header=[*CATALOG_HEADER, "channel"]
+        )
+    )
+
+    assert report.errors == []
+    assert stored_creatives("CH-8") == [("generic", "bold", headline)]
+
+
+def test_one_creative_per_tone_and_channel():
+    content = catalog_csv(
+        [
+            catalog_row("CH-9", channel="google_search", **SEARCH_AD),
+            catalog_row("CH-9", channel="google_search", **{**SEARCH_AD, "headline": "Another Headline"}),
+            catalog_row("CH-9"),  # the same tone in another channel is another creative
+        ],
+        header=[*CATALOG_HEADER, "channel"],
+    )
+
+    report = run_import(content)
+
+    assert report.errors == [
+        ImportIssue(
+            line=3,
+            field="tone",
+            message=(
+                "sku 'CH-9' already has a different 'bold' creative for google_search on line 2; "
+                "one creative per tone and channel."
+            ),
+        )
+    ]
+    assert stored_creatives("CH-9") == [
+        ("generic", "bold", "Sear Like You Mean It"),
+        ("google_search", "bold", "Copper Hearth Skillet"),
+    ]
+
+
+def test_an_exported_generated_catalog_imports_back_with_every_channel():
+    def every_creative() -> list[tuple]:
+        return list(
+            ReferenceCreative.objects.order_by("product__sku", "channel", "tone").values_list(
+                "product__sku", "channel", "tone", "headline", "body", "cta"
+            )
+        )
+
+    product_bulk_upsert_generated(count=6, seed=31)
+    before = every_creative()
+    exported = "".join(catalog_csv_lines(products=Product.objects.all())).encode()
+    Product.objects.all().delete()
+
+    report = run_import(exported, "export.csv")
+
+    assert (report.errors, report.created) == ([], 6)
+    assert every_creative() == before
+    assert len(before) == 6 * 12 and {row[1] for row in before} == {"generic", "google_search", "meta_feed"}

@@ -13,13 +13,14 @@ from django.db import connection
 
 from creativeops.core.errors import ApplicationError
 from products import dataset_stats
-from products.generator import generate_catalog
+from products.generator import CHANNELS, TONES, generate_catalog
 from products.models import DatasetVersion, Product
 from products.services import (
     SNAPSHOT_COLUMNS,
     dataset_version_create,
     dataset_version_create_golden,
     dataset_version_read,
+    generated_catalog_frame,
     product_bulk_upsert_generated,
     split_for_sku,
 )
@@ -28,6 +29,7 @@ from tests.factories.products import ProductFactory
 pytestmark = pytest.mark.django_db
 
 MANUAL = DatasetVersion.Trigger.MANUAL
+PER_PRODUCT = len(TONES) * len(CHANNELS)  # a generated product's creatives: one per tone and channel
 
 
 def stored_bytes(version: DatasetVersion) -> bytes:
@@ -48,9 +50,9 @@ def test_first_snapshots_are_numbered_1_and_2_with_new_files(operator_user):
     assert second.file == f"datasets/v2-{second.sha256[:12]}.parquet"
     assert (first.product_count, first.row_count, second.product_count, second.row_count) == (
         30,
-        120,
+        30 * PER_PRODUCT,
         40,
-        160,
+        40 * PER_PRODUCT,
     )
     assert (first.created_by, first.note, first.trigger, first.kind) == (
         operator_user,
@@ -75,15 +77,18 @@ def test_file_sha256_and_size_match_the_record_and_the_content_matches_the_catal
     assert hashlib.sha256(payload).hexdigest() == version.sha256
     assert len(payload) == version.size_bytes
     assert list(frame.columns) == list(SNAPSHOT_COLUMNS)
-    assert (len(frame), version.row_count, version.product_count) == (49, 49, 13)
+    assert (len(frame), version.row_count, version.product_count) == (12 * PER_PRODUCT + 1,) * 2 + (13,)
     assert list(frame["sku"]) == sorted(frame["sku"])
     bare = frame[frame["sku"] == "AAA-NO-CREATIVES"].iloc[0]
     assert (bare["price"], bare["rating"], bare["split"]) == (10.0, 3.0, split_for_sku("AAA-NO-CREATIVES"))
     assert all(pd.isna(bare[name]) for name in ("tone", "headline", "body", "cta"))
+    assert bare["channel"] == "generic"  # never null: a row without a creative reads as generic
     product = generate_catalog(12, 2)[0]
-    rows = frame[frame["sku"] == product.sku].sort_values("tone")
-    assert list(rows["tone"]) == sorted(creative.tone for creative in product.creatives)
-    bold = rows[rows["tone"] == "bold"].iloc[0]
+    rows = frame[frame["sku"] == product.sku]
+    assert list(zip(rows["channel"], rows["tone"], strict=True)) == sorted(
+        (creative.channel, creative.tone) for creative in product.creatives
+    )  # the file's order within a product: channel, then tone
+    bold = rows[(rows["tone"] == "bold") & (rows["channel"] == "generic")].iloc[0]
     expected_bold = next(creative for creative in product.creatives if creative.tone == "bold")
     assert (bold["title"], bold["brand"], bold["price"]) == (
         product.title,
@@ -202,7 +207,12 @@ def test_statistics_are_complete_and_sane():
         "rating", "title_length", "description_length", "headline_length", "tone_shares", "brands",
         "vocabulary",
     }  # fmt: skip
-    assert (statistics["rows"], statistics["products"], statistics["creatives"]) == (1201, 301, 1200)
+    assert (statistics["rows"], statistics["products"], statistics["creatives"]) == (
+        300 * PER_PRODUCT + 1,
+        301,
+        300 * PER_PRODUCT,
+    )
+    assert statistics["channel_counts"] == {channel: 300 * len(TONES) for channel in CHANNELS}
     assert version.split_counts == statistics["split_counts"]
     assert sum(version.split_counts.values()) == 301
     assert sum(statistics["category_shares"].values()) == pytest.approx(1, abs=1e-4)
@@ -249,7 +259,13 @@ def test_golden_set_comes_from_the_generator_all_test_and_is_idempotent(settings
 
     assert again.pk == golden.pk
     assert other.pk != golden.pk and other.number == 2
-    assert (golden.kind, golden.number, golden.product_count, golden.row_count) == ("golden", 1, 15, 60)
+    assert (golden.kind, golden.number, golden.product_count, golden.row_count) == (
+        "golden",
+        1,
+        15,
+        15 * PER_PRODUCT,
+    )
+    assert frame.groupby("channel").size().to_dict() == {channel: 15 * len(TONES) for channel in CHANNELS}
     assert golden.statistics["golden"] == {"seed": 77, "size": 15}
     assert golden.split_counts == {"train": 0, "validation": 0, "test": 15}
     assert set(frame["split"]) == {"test"}
@@ -306,4 +322,36 @@ def test_two_concurrent_snapshots_on_postgres_get_numbers_1_and_2(on_postgres):
     assert [version.number for version in versions] == [1, 2]
     assert versions[0].file != versions[1].file
     for version in versions:
-        assert len(dataset_version_read(version=version)) == 200
+        assert len(dataset_version_read(version=version)) == 50 * PER_PRODUCT
+
+
+def test_the_stored_catalog_and_the_generated_frame_give_the_same_creative_rows_with_their_channel():
+    """Both snapshot paths (the catalog tables and the generator without the database, which the
+    golden set and the benchmarks use) write the channel column, and agree on every row."""
+    product_bulk_upsert_generated(count=20, seed=16)
+
+    stored = dataset_version_read(version=dataset_version_create(trigger=MANUAL))
+    generated = generated_catalog_frame(20, 16)
+
+    assert list(generated.columns) == list(stored.columns) == list(SNAPSHOT_COLUMNS)
+    assert stored["channel"].notna().all() and set(stored["channel"]) == set(CHANNELS)
+    order = ["sku", "channel", "tone"]
+    assert stored.equals(generated.sort_values(order, ignore_index=True))
+    assert list(stored[order].itertuples(index=False)) == sorted(stored[order].itertuples(index=False))
+
+
+def test_a_creative_stored_without_a_channel_is_generic_in_the_snapshot():
+    """Rows written before channels existed (or by SQL that does not name the column) are generic."""
+    product = ProductFactory(sku="OLD-1", creatives=[])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO products_referencecreative (product_id, tone, headline, body, cta) "
+            "VALUES (%s, 'bold', 'Old headline', 'Old body.', 'Shop now')",
+            [product.pk],
+        )
+
+    frame = dataset_version_read(version=dataset_version_create(trigger=MANUAL))
+
+    assert list(frame[["tone", "channel", "headline"]].itertuples(index=False, name=None)) == [
+        ("bold", "generic", "Old headline")
+    ]

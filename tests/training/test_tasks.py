@@ -230,7 +230,7 @@ def test_benchmark_command_prints_the_three_tables():
     )
 
     text = out.getvalue()
-    assert text.startswith("Catalog: 12 generated products (seed 7), 48 rows; preset tiny;")
+    assert text.startswith("Catalog: 12 generated products (seed 7), 144 rows; preset tiny;")
     assert "(a) Training throughput" in text
     assert "transformers.Trainer" in text
     assert "ours / Trainer = " in text
