@@ -29,6 +29,7 @@ from products.models import DatasetVersion, Product, ReferenceCreative
 from products.services import product_bulk_upsert_generated
 from registry.models import ModelVersion
 from registry.selectors import default_model_name
+from training.ml.channels import DEFAULT_CHANNEL
 from training.models import TrainingRun
 
 P95_TARGET_MS = 150.0
@@ -107,8 +108,8 @@ def _register_version(number: int, status: str) -> ModelVersion:
 
 
 def _insert_refresh_creatives(version: ModelVersion) -> None:
-    """One refresh creative per product and tone, copied from the reference creatives in one INSERT:
-    what `creatives_refresh` writes, without running a model for 400,000 rows."""
+    """One refresh creative per product and tone, copied from the generic reference creatives in one
+    INSERT: what `creatives_refresh` writes, without running a model for 400,000 rows."""
     creative, reference = Creative._meta.db_table, ReferenceCreative._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -116,9 +117,9 @@ def _insert_refresh_creatives(version: ModelVersion) -> None:
             INSERT INTO {creative}
                 (product_id, model_version_id, tone, headline, body, cta, source, created_at, is_current)
             SELECT product_id, %s, tone, headline, body, cta, %s, %s, %s
-            FROM {reference} ORDER BY product_id, tone
+            FROM {reference} WHERE channel = %s ORDER BY product_id, tone
             """,
-            [version.pk, Creative.Source.REFRESH, timezone.now(), True],
+            [version.pk, Creative.Source.REFRESH, timezone.now(), True, DEFAULT_CHANNEL],
         )
 
 

@@ -237,6 +237,7 @@ def test_benchmark_command_prints_the_three_tables():
     assert "(b) End to end, preset tiny on 12 products" in text
     assert "(c) Quality on the test split" in text
     assert "rouge_l" in text and "copy-the-title baseline" in text
-    assert "(e) Test split" in text
-    assert re.search(r"limited creatives within every limit\s+1\.0000", text)  # by construction
+    assert "(e) Per channel on the test split" in text and "Asset sets" in text
+    for channel in ("generic", "google_search", "meta_feed"):  # by construction, even after 2 steps
+        assert re.search(rf"{channel}: limit compliance\s+1\.0000", text), channel
     assert not TrainingRun.objects.exists()

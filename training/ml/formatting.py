@@ -182,7 +182,7 @@ def product_noun(title, brand=None, description=None) -> str:
         return bool(re.search(rf"(?<!\w){re.escape(phrase.casefold())}(?!\w)", description))
 
     def ending(size: int) -> str:  # the quotes and marks around the phrase are not part of it
-        return " ".join(words[-size:]).strip("\"'.!?*")
+        return " ".join(" ".join(words[-size:]).strip("\"'.!?*").split())
 
     for size in range(len(words), 1, -1):
         if described(ending(size)):
