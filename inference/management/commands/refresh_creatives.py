@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from creativeops.core.errors import ApplicationError
 from inference.services import creatives_refresh, creatives_refresh_if_needed
+from inference.services.refresh import REFRESH_BATCH_ROWS
 from registry.selectors import production_version
 
 
@@ -25,7 +26,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", action="store_true", help="run the refresh in this process and wait for it"
         )
-        parser.add_argument("--batch-size", type=int, default=32, help="items per generation call (1-64)")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=REFRESH_BATCH_ROWS,
+            help=f"rows (products x tones) per generation call (1-64, default {REFRESH_BATCH_ROWS})",
+        )
 
     def handle(self, *args, name: str, wait: bool, batch_size: int, **options):
         version = production_version(name)
