@@ -90,7 +90,7 @@ def test_marketer_filters_searches_opens_a_product_and_exports(page, shop, scree
 
     # Search across title and headline, sorted by price, high to low.
     page.get_by_role("link", name="Reset").click()
-    page.get_by_label("Search").fill("kettle")
+    page.get_by_label("Search", exact=True).fill("kettle")
     page.get_by_label("Sort by").select_option("-price")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#result-count")).to_have_text("Showing 1–2 of 2 creatives.")
