@@ -19,15 +19,20 @@ from django.utils.html import format_html
 from creativeops.core.admin import ReadOnlyAdminMixin
 from creativeops.core.errors import ApplicationError
 from registry import selectors
-from registry.models import ModelVersion, RegistryEvent
+from registry.models import Experiment, ModelVersion, RegistryEvent
 from registry.services import (
     NO_PRODUCTION,
+    experiment_running,
+    experiment_start,
+    experiment_stop,
     model_version_archive,
     model_version_promote,
     model_version_register,
     model_version_reject,
     model_version_rollback,
 )
+from registry.services.experiments import DEFAULT_PERCENT
+from registry.services.experiments import describe as describe_experiment
 from training.admin import TrainingRunAdmin
 
 STATUS_COLOURS = {
@@ -99,7 +104,13 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("name", "gate_reason", "note")
     list_select_related = ("training_run__dataset_version",)
     ordering = ("name", "-version")
-    actions = ["promote_action", "rollback_action", "reject_action", "archive_action"]
+    actions = [
+        "promote_action",
+        "rollback_action",
+        "reject_action",
+        "archive_action",
+        "start_experiment_action",
+    ]
     change_form_template = "admin/registry/modelversion/change_form.html"
     fieldsets = (
         (None, {"fields": ("name", "version", "status_display", "gate_display", "gate_reason")}),
@@ -249,6 +260,9 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_override_gate_permission(self, request) -> bool:
         return request.user.has_perm("registry.override_gate_modelversion")
 
+    def has_start_experiment_permission(self, request) -> bool:
+        return request.user.has_perm("registry.start_experiment")
+
     # --- actions -----------------------------------------------------------------------------------
 
     @admin.action(permissions=["promote"], description="Approve and promote to production")
@@ -295,6 +309,41 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return f"Archived {archived.name} v{archived.version}."
 
         return self._confirm_then_apply(request, queryset, ARCHIVE, apply)
+
+    @admin.action(permissions=["start_experiment"], description="Start an experiment against production")
+    def start_experiment_action(self, request, queryset):
+        versions = list(queryset[:2])
+        if len(versions) != 1:
+            message = "Start an experiment: select exactly one candidate version."
+            self.message_user(request, message, messages.ERROR)
+            return None
+        challenger = versions[0]
+        production = selectors.production_version(challenger.name)
+        running = experiment_running(challenger.name)
+        summary = [
+            f"Challenger: {challenger.name} v{challenger.version} ({challenger.get_status_display()}).",
+            f"Champion (production now): v{production.version}." if production else "No production version.",
+            f"Running now: {describe_experiment(running)}." if running else "No experiment is running.",
+        ]
+
+        def apply(reason: str) -> str:
+            experiment = experiment_start(
+                version=challenger,
+                mode=request.POST.get("mode", ""),
+                percent=_posted_percent(request),
+                reason=reason,
+                actor=request.user,
+            )
+            return f"Started experiment {describe_experiment(experiment)}."
+
+        page = ExperimentPage(
+            "start_experiment_action",
+            f"Start an experiment: {challenger.name} v{challenger.version} against production",
+            "Yes, start the experiment",
+            summary,
+            with_mode=True,
+        )
+        return experiment_confirm_then_apply(self, request, challenger.pk, page, apply)
 
     def _confirm_then_apply(self, request, queryset, operation: Operation, apply):
         """First POST: the confirmation page. Second POST (confirm=yes, with a reason): the service."""
@@ -365,6 +414,126 @@ def _change_text(change: tuple[float, int] | None) -> str | None:
 def _expected_production(request) -> int | None:
     raw = request.POST.get("expected_production", "")
     return int(raw) if raw.isdigit() else None
+
+
+@dataclass(frozen=True)
+class ExperimentPage:
+    """The confirmation page of an experiment action (start on a version, stop on an experiment)."""
+
+    action: str
+    heading: str
+    button: str
+    summary: list[str]
+    with_mode: bool = False
+
+
+def experiment_confirm_then_apply(modeladmin, request, object_pk: int, page: ExperimentPage, apply):
+    """First POST: the confirmation page. Second POST (confirm=yes, with a reason): `apply(reason)`."""
+    reason = (request.POST.get("reason") or "").strip()
+    confirmed = request.POST.get("confirm") == "yes"
+    error = "Give a reason: it is kept in the audit trail." if confirmed and not reason else None
+    if confirmed and reason:
+        try:
+            modeladmin.message_user(request, apply(reason), messages.SUCCESS)
+            return None
+        except ApplicationError as failure:
+            error = failure.message
+            if failure.field is None:  # nothing to correct on the page: back to the list with why
+                modeladmin.message_user(request, error, messages.ERROR)
+                return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": f"{page.heading}: are you sure?",
+        "opts": modeladmin.model._meta,
+        "heading": page.heading,
+        "summary": page.summary,
+        "action": page.action,
+        "button": page.button,
+        "object_pk": object_pk,
+        "modes": Experiment.Mode.choices if page.with_mode else None,
+        "mode": request.POST.get("mode", Experiment.Mode.SHADOW),
+        "percent": request.POST.get("percent", DEFAULT_PERCENT),
+        "reason": reason,
+        "error": error,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/registry/modelversion/confirm_experiment.html", context)
+
+
+def _posted_percent(request) -> int | str | None:
+    """The posted percent as a number; anything else goes to the service, which names the limit."""
+    raw = request.POST.get("percent", "").strip()
+    return int(raw) if raw.isdigit() else (raw or None)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Experiments change only through registry.services.experiments: this list shows them and stops one."""
+
+    list_display = (
+        "model_name",
+        "challenger_label",
+        "champion_label",
+        "mode",
+        "percent",
+        "status",
+        "started_at",
+        "started_by_label",
+        "stopped_at",
+        "stop_reason",
+    )
+    list_filter = ("status", "mode", "model_name")
+    list_select_related = ("challenger", "champion")
+    actions = ["stop_action"]
+    readonly_fields = (
+        "model_name",
+        "challenger",
+        "champion",
+        "mode",
+        "percent",
+        "status",
+        "reason",
+        "started_by_label",
+        "started_at",
+        "stopped_by_label",
+        "stopped_at",
+        "stop_reason",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="challenger", ordering="challenger__version")
+    def challenger_label(self, experiment: Experiment) -> str:
+        return f"v{experiment.challenger.version}"
+
+    @admin.display(description="champion", ordering="champion__version")
+    def champion_label(self, experiment: Experiment) -> str:
+        return f"v{experiment.champion.version}"
+
+    def has_stop_permission(self, request) -> bool:
+        return request.user.has_perm("registry.stop_experiment")
+
+    @admin.action(permissions=["stop"], description="Stop the experiment")
+    def stop_action(self, request, queryset):
+        running = list(
+            queryset.filter(status=Experiment.Status.RUNNING).select_related("challenger", "champion")
+        )
+        if len(running) != 1:
+            self.message_user(request, "Stop: select exactly one running experiment.", messages.ERROR)
+            return None
+        experiment = running[0]
+
+        def apply(reason: str) -> str:
+            stopped = experiment_stop(name=experiment.model_name, reason=reason, actor=request.user)
+            return f"Stopped experiment #{stopped.pk} of {stopped.model_name}; production is unchanged."
+
+        page = ExperimentPage(
+            "stop_action",
+            f"Stop the experiment of {experiment.model_name}",
+            "Yes, stop it",
+            [f"{describe_experiment(experiment)}."],
+        )
+        return experiment_confirm_then_apply(self, request, experiment.pk, page, apply)
 
 
 @admin.register(RegistryEvent)

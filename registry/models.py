@@ -115,6 +115,9 @@ class RegistryEvent(models.Model):
         ROLLBACK = "rollback", "Rolled back"
         ARCHIVE = "archive", "Archived"
         MLFLOW_SYNC = "mlflow_sync", "Mirrored to MLflow"
+        EXPERIMENT_START = "experiment_start", "Experiment started"
+        EXPERIMENT_STOP = "experiment_stop", "Experiment stopped"
+        EXPERIMENT_END = "experiment_end", "Experiment ended by a production change"
 
     # Actions after which `to_version` is the production version.
     PRODUCTION_ACTIONS = (Action.PROMOTE, Action.AUTO_PROMOTE, Action.OVERRIDE_PROMOTE, Action.ROLLBACK)
@@ -152,3 +155,78 @@ class RegistryEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Registry events are append-only: they cannot be deleted.")
+
+
+class ExperimentQuerySet(models.QuerySet):
+    def running(self):
+        return self.filter(status=Experiment.Status.RUNNING)
+
+    def for_name(self, name: str):
+        return self.filter(model_name=name)
+
+
+class Experiment(models.Model):
+    """A challenger run beside the production version (the champion) on live traffic.
+
+    Changed only through registry.services.experiments, which writes a RegistryEvent for every start
+    and end in the same transaction.
+    """
+
+    class Mode(models.TextChoices):
+        SHADOW = "shadow", "Shadow (a sample of requests also runs on the challenger)"
+        CANARY = "canary", "Canary (a share of clients is answered by the challenger)"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+        PROMOTED = "promoted", "Challenger promoted"
+        FAILED = "failed", "Failed"
+
+    model_name = models.CharField(max_length=100, db_index=True)
+    challenger = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="experiments_challenged"
+    )
+    champion = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        related_name="experiments_defended",
+        help_text="The production version when the experiment started.",
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    percent = models.PositiveSmallIntegerField(
+        help_text="Shadow: share of requests also run on the challenger. Canary: share of clients it answers."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    reason = models.TextField()
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_by_label = models.CharField(max_length=150, help_text="Username, or who ran the command.")
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    stopped_by_label = models.CharField(max_length=150, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.TextField(blank=True)
+
+    objects = ExperimentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # One running experiment per model name, enforced by the database under parallel starts.
+            models.UniqueConstraint(
+                fields=["model_name"], condition=models.Q(status="running"), name="experiment_one_running"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(percent__gte=1, percent__lte=100), name="experiment_percent_range"
+            ),
+        ]
+        permissions = [
+            ("start_experiment", "Can start an experiment against production"),
+            ("stop_experiment", "Can stop a running experiment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: v{self.challenger.version} {self.mode} {self.percent}% ({self.status})"

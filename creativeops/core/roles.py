@@ -27,6 +27,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         # "Evaluate and register" a training run started by hand (the same gate as the pipeline).
         ("registry", "register_modelversion"),
         ("registry", "view_registryevent"),
+        # Champion vs challenger on live traffic.
+        ("registry", "view_experiment"),
+        ("registry", "start_experiment"),
+        ("registry", "stop_experiment"),
         ("inference", "view_creative"),
         ("inference", "add_creative"),
         ("monitoring", "view_driftreport"),
@@ -70,11 +74,17 @@ def sync_role_groups(apps) -> None:
     for group_name, pairs in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=group_name)
         permissions = [
-            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            permission
             for app_label, codename in pairs
             if _has_models(apps, app_label)
+            # None: its model is not in this migration's state yet (a later migration syncs again).
+            if (permission := _permission(permission_model, app_label, codename)) is not None
         ]
         group.permissions.set(permissions)
+
+
+def _permission(permission_model, app_label: str, codename: str):
+    return permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
 
 
 def _has_models(apps, app_label: str) -> bool:

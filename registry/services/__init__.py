@@ -4,6 +4,11 @@ The admin, the management commands, the operator API and the pipeline call the s
 an operator's button and a REST call can never do different things.
 """
 
+from registry.services.experiments import (
+    experiment_running,
+    experiment_start,
+    experiment_stop,
+)
 from registry.services.gate import GateDecision, GateThresholds, evaluate_candidate, gate_rules_apply
 from registry.services.mlflow_mirror import MlflowUnavailable, mlflow_catch_up, mlflow_version_sync
 from registry.services.promotion import (
@@ -23,6 +28,9 @@ __all__ = [
     "GateThresholds",
     "MlflowUnavailable",
     "evaluate_candidate",
+    "experiment_running",
+    "experiment_start",
+    "experiment_stop",
     "gate_rules_apply",
     "mlflow_catch_up",
     "mlflow_version_sync",

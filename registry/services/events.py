@@ -48,6 +48,7 @@ def _record(
     from_version: ModelVersion | None,
     to_version: ModelVersion | None,
     reason: str,
+    extra: dict | None = None,
 ) -> RegistryEvent:
     event = RegistryEvent(
         model_name=model_name,
@@ -57,7 +58,11 @@ def _record(
         from_version=from_version,
         to_version=to_version,
         reason=reason,
-        metrics_snapshot={"from": version_snapshot(from_version), "to": version_snapshot(to_version)},
+        metrics_snapshot={
+            "from": version_snapshot(from_version),
+            "to": version_snapshot(to_version),
+            **(extra or {}),
+        },
     )
     event.save()
     return event
@@ -140,3 +145,34 @@ def mlflow_sync_event(*, version: ModelVersion, reason: str) -> RegistryEvent:
         to_version=version,
         reason=reason,
     )
+
+
+def experiment_event(
+    *, action: str, experiment, actor, reason: str, actor_label: str | None = None
+) -> RegistryEvent:
+    """Start, stop or end of an experiment: from the champion to the challenger, with its settings."""
+    assert action in EXPERIMENT_ACTIONS, action
+    return _record(
+        action=action,
+        model_name=experiment.model_name,
+        actor=actor,
+        actor_label=actor_label,
+        from_version=experiment.champion,
+        to_version=experiment.challenger,
+        reason=reason,
+        extra={
+            "experiment": {
+                "id": experiment.pk,
+                "mode": experiment.mode,
+                "percent": experiment.percent,
+                "status": experiment.status,
+            }
+        },
+    )
+
+
+EXPERIMENT_ACTIONS = (
+    RegistryEvent.Action.EXPERIMENT_START,
+    RegistryEvent.Action.EXPERIMENT_STOP,
+    RegistryEvent.Action.EXPERIMENT_END,
+)

@@ -136,6 +136,14 @@ def _set_production(target: ModelVersion, current: ModelVersion | None, actor) -
     target.save(update_fields=["status", "promoted_at", "promoted_by", "mlflow_synced"])
 
 
+def _record_production_change(*, version: ModelVersion, **event_fields) -> None:
+    """The audit event of a production change; it also ends a running experiment of that name."""
+    from registry.services.experiments import experiment_end_on_production_change  # imports this module
+
+    event = events.promote_event(version=version, **event_fields)
+    experiment_end_on_production_change(production=version, event=event)
+
+
 def lock_production(name: str) -> None:
     """Serialise changes of `name`'s production version (inside atomic(); creativeops.core.locks)."""
     advisory_xact_lock(f"creativeops.registry:production:{name}")
@@ -182,7 +190,7 @@ def model_version_promote(
         action = _promotion_action(target, actor, force)
         _verify_artifact(target, refused="was not promoted")
         _set_production(target, current, actor)
-        events.promote_event(
+        _record_production_change(
             action=action,
             version=target,
             previous=current,
@@ -229,7 +237,7 @@ def model_version_auto_promote(*, version: ModelVersion) -> ModelVersion:
         current = _locked_production(target.name)
         _verify_artifact(target, refused="was not promoted")
         _set_production(target, current, None)
-        events.promote_event(
+        _record_production_change(
             action=Action.AUTO_PROMOTE,
             version=target,
             previous=current,
@@ -268,7 +276,7 @@ def model_version_rollback(
         target = _rollback_target(name, current, wanted)
         _verify_artifact(target, refused="was not rolled back to")
         _set_production(target, current, actor)
-        events.promote_event(
+        _record_production_change(
             action=Action.ROLLBACK,
             version=target,
             previous=current,
