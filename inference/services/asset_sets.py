@@ -15,18 +15,16 @@ from dataclasses import dataclass, field
 
 from creativeops.core.errors import ApplicationError
 from inference.models import AssetSet, Creative, PredictionLog
-from inference.services.generation import creatives_generate, generation_limits, product_item
+from inference.services.generation import ITEM_FIELDS, creatives_generate, generation_limits, product_item
 from inference.services.prediction_logs import prediction_logs_write
 from products.models import Product, Tone
-from training.ml.asset_sets import asset_set_build, asset_set_problems
-from training.ml.channels import CHANNELS, Channel, field_check
+from training.ml.asset_sets import asset_findings, asset_set_build, asset_set_problems
+from training.ml.channels import CHANNELS, Channel
 from training.ml.formatting import source_text
-from training.ml.policy_lint import lint_creative
 
 # The channels whose ads take a set of assets (`training.ml.asset_sets.asset_set_build`).
 ASSET_SET_CHANNELS = ("google_search", "meta_feed")
 ASSET_SETS_ENDPOINT = "asset_sets"
-PRODUCT_FIELDS = ("title", "description", "category", "brand", "price")
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def asset_sets_generate(
     inputs = (
         [product_item(product) for product in products]
         if products is not None
-        else [{name: item.get(name) for name in PRODUCT_FIELDS} for item in items]
+        else [{name: item.get(name) for name in ITEM_FIELDS} for item in items]
     )
     tones = list(Tone.values)
     _check_size(len(inputs), len(tones))
@@ -128,17 +126,8 @@ def _check_size(products: int, tones: int) -> None:
 
 
 def asset_set_lint(*, channel: Channel, assets: Mapping[str, list[str]], item: Mapping) -> list[dict]:
-    """Findings {code, field, index, text, message} on every asset: the channel's own rules (a value
-    over its limit, a button the platform does not offer) and the ad-policy lint against the
-    product's own data. `index` is the asset's position among its field's values."""
-    source = source_text(item)
-    findings: list[dict] = []
-    for name, values in assets.items():
-        for index, value in enumerate(values):
-            found = [finding for finding in [field_check(channel, name, value)] if finding is not None]
-            found += lint_creative({name: value}, source)
-            findings += [{**finding.as_dict(), "index": index} for finding in found]
-    return findings
+    """Findings on every asset of a set for `item` (`training.ml.asset_sets.asset_findings`)."""
+    return asset_findings(channel, assets, source_text(item))
 
 
 def _store(

@@ -19,8 +19,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from training.ml.channels import Channel, display_paths, meta_button
+from training.ml.channels import Channel, display_paths, field_check, meta_button
 from training.ml.formatting import fit_to_width, product_noun
+from training.ml.policy_lint import lint_creative
 
 GOOGLE_MIN_HEADLINES = 8
 GOOGLE_MAX_HEADLINES = 15
@@ -180,3 +181,17 @@ def asset_set_problems(asset_set: AssetSet, item: Mapping) -> list[str]:
     if len(asset_set.paths) < 2:
         problems.append(f"{len(asset_set.paths)} display paths, fewer than 2")
     return problems
+
+
+def asset_findings(channel: Channel, assets: Mapping[str, list[str]], source: str) -> list[dict]:
+    """Findings {code, field, index, text, message} on every asset: the channel's own rules (a value
+    over its limit, a button the platform does not offer) and the ad-policy lint against `source`,
+    the product's input text. `index` is the asset's position among its field's values; a lint
+    finding's code is one of `policy_lint.CODES`, a channel rule's is not."""
+    findings: list[dict] = []
+    for name, values in assets.items():
+        for index, value in enumerate(values):
+            found = [finding for finding in [field_check(channel, name, value)] if finding is not None]
+            found += lint_creative({name: value}, source)
+            findings += [{**finding.as_dict(), "index": index} for finding in found]
+    return findings

@@ -41,6 +41,8 @@ _DOUBLE_WIDTH = frozenset({"W", "F"})  # East Asian Wide and Fullwidth
 
 def display_width(text: str) -> int:
     """Characters as the ad platforms count them: a Wide or Fullwidth character counts 2, any other 1."""
+    if text.isascii():  # no ASCII character is Wide or Fullwidth: skip the per-character lookup
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(character) in _DOUBLE_WIDTH else 1 for character in text)
 
 

@@ -21,6 +21,7 @@ from training.ml.metrics import (
     rouge_l_f1,
 )
 from training.ml.modeling import mean_target_loss, perplexity
+from training.ml.policy_lint import CODES as LINT_CODES
 from training.ml.policy_lint import lint_creative
 
 PRIMARY_METRIC = "rouge_l"
@@ -320,7 +321,7 @@ def evaluate_asset_sets(
     the share of complete sets, distinct model-written headlines within a set, distinct headlines
     across the catalog (all sets' headlines, after normalising), the ad-policy pass rate and the limit
     compliance of every asset. Products are taken in the order of a hash of their sku."""
-    from training.ml.asset_sets import asset_set_build, asset_set_problems, normalise
+    from training.ml.asset_sets import asset_findings, asset_set_build, asset_set_problems, normalise
 
     rows = split_rows(prepare_frame(frame), split)
     products: dict[str, dict] = {}
@@ -350,13 +351,11 @@ def evaluate_asset_sets(
         if asset_set.written:
             within_set.append(asset_set.distinct_written / asset_set.written)
         headlines += [normalise(text) for text in asset_set.assets.get("headline", [])]
-        source = source_text(item)
-        for name, values in asset_set.assets.items():
-            field = definition.field(name)
-            for value in values:
-                assets += 1
-                within += field.max_width is None or definition.width(value) <= field.max_width
-                lint_clean += not lint_creative({name: value}, source)
+        findings = asset_findings(definition, asset_set.assets, source_text(item))
+        count = sum(len(values) for values in asset_set.assets.values())
+        assets += count
+        within += count - len({(f["field"], f["index"]) for f in findings if f["code"] not in LINT_CODES})
+        lint_clean += count - len({(f["field"], f["index"]) for f in findings if f["code"] in LINT_CODES})
     return {
         "channel": channel,
         "products": len(items),
