@@ -11,8 +11,9 @@ from rest_framework.views import APIView
 from creativeops.core.api import PlainTextField
 from creativeops.core.errors import ApplicationError
 from registry import selectors
-from registry.models import ModelVersion
-from registry.services import model_version_promote, model_version_rollback
+from registry.models import Experiment, ModelVersion
+from registry.services import experiment_start, experiment_stop, model_version_promote, model_version_rollback
+from registry.services.experiments import DEFAULT_PERCENT, PERCENT_LIMITS
 from registry.services.promotion import REASON_MAX_LENGTH
 
 ERROR = inline_serializer(
@@ -145,3 +146,97 @@ class ModelRollbackApi(APIView):
             to_version=serializer.validated_data["to_version"],
         )
         return _version_response(name, restored)
+
+
+class ExperimentOutputSerializer(serializers.ModelSerializer):
+    challenger_version = serializers.IntegerField(source="challenger.version")
+    champion_version = serializers.IntegerField(source="champion.version")
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id", "model_name", "challenger_version", "champion_version", "mode", "percent", "status",
+            "reason", "started_by_label", "started_at", "stopped_by_label", "stopped_at", "stop_reason",
+        ]  # fmt: skip
+
+
+class ExperimentListApi(APIView):
+    """GET: the model's experiments, newest first. POST: start one (a candidate against production)."""
+
+    throttle_scope = "operator"
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [_permission("start_experiment", "Starting an experiment")()]
+        return [_permission("view_experiment", "Listing experiments")()]
+
+    class InputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(
+            min_value=1, help_text="The candidate version to challenge production."
+        )
+        mode = serializers.ChoiceField(choices=Experiment.Mode.choices)
+        percent = serializers.IntegerField(
+            required=False,
+            default=DEFAULT_PERCENT,
+            help_text=(
+                f"shadow: share of requests also run on the challenger (1–{PERCENT_LIMITS['shadow']}); "
+                f"canary: share of clients it answers (1–{PERCENT_LIMITS['canary']}). "
+                f"Default {DEFAULT_PERCENT}."
+            ),
+        )
+        reason = PlainTextField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
+
+    @extend_schema(
+        responses={200: ExperimentOutputSerializer(many=True), 403: ERRORS[403]},
+        summary="The model's experiments (running and finished), newest first.",
+    )
+    def get(self, request, name: str):
+        return Response(ExperimentOutputSerializer(selectors.experiments(name)[:100], many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: ExperimentOutputSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "shadow",
+                value={"version": 7, "mode": "shadow", "percent": 10, "reason": "Compare v7 on live inputs."},
+            )
+        ],
+        summary="Start an experiment: a candidate beside production in shadow or canary.",
+        description=(
+            "At most one experiment runs per model (409 names the running one). Every web process loads "
+            "the challenger within MODEL_CHECK_INTERVAL_SECONDS; the start is an audit event."
+        ),
+    )
+    def post(self, request, name: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        experiment = experiment_start(
+            version=_version_or_404(name, data["version"]),
+            mode=data["mode"],
+            percent=data["percent"],
+            reason=data["reason"],
+            actor=request.user,
+        )
+        return Response(ExperimentOutputSerializer(experiment).data, status=201)
+
+
+class ExperimentStopApi(APIView):
+    permission_classes = [_permission("stop_experiment", "Stopping an experiment")]
+    throttle_scope = "operator"
+
+    class InputSerializer(serializers.Serializer):
+        reason = PlainTextField(max_length=REASON_MAX_LENGTH, trim_whitespace=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ExperimentOutputSerializer, **ERRORS},
+        summary="Stop the running experiment; production is unchanged.",
+        description="Every web process is back on production alone within MODEL_CHECK_INTERVAL_SECONDS.",
+    )
+    def post(self, request, name: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        stopped = experiment_stop(name=name, reason=serializer.validated_data["reason"], actor=request.user)
+        return Response(ExperimentOutputSerializer(stopped).data)

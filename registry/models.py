@@ -118,6 +118,7 @@ class RegistryEvent(models.Model):
         EXPERIMENT_START = "experiment_start", "Experiment started"
         EXPERIMENT_STOP = "experiment_stop", "Experiment stopped"
         EXPERIMENT_END = "experiment_end", "Experiment ended by a production change"
+        EXPERIMENT_FAIL = "experiment_fail", "Experiment failed: the challenger could not be served"
 
     # Actions after which `to_version` is the production version.
     PRODUCTION_ACTIONS = (Action.PROMOTE, Action.AUTO_PROMOTE, Action.OVERRIDE_PROMOTE, Action.ROLLBACK)

@@ -6,11 +6,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from registry.models import ModelVersion, RegistryEvent
+from registry.models import Experiment, ModelVersion, RegistryEvent
 from training.ml.channels import CHANNELS
 from training.ml.metrics import CHANNEL_METRICS, OOD_METRICS
 
 CACHE_KEY_PREFIX = "registry:production"
+EXPERIMENT_KEY_PREFIX = "registry:experiment"
 
 
 def default_model_name() -> str:
@@ -59,6 +60,62 @@ def production_version_key(name: str | None = None) -> dict:
         state = production_state(name, production_version(name))
         cache.add(key, state, timeout=None)
     return state
+
+
+def running_experiment(name: str | None = None) -> Experiment | None:
+    """The experiment running for `name` (the database guarantees at most one)."""
+    return (
+        Experiment.objects.running()
+        .for_name(name or default_model_name())
+        .select_related("challenger", "champion")
+        .first()
+    )
+
+
+def experiment_cache_key(name: str) -> str:
+    return f"{EXPERIMENT_KEY_PREFIX}:{name}"
+
+
+def experiment_state(name: str, experiment: Experiment | None) -> dict:
+    """What serving needs to run an experiment: its mode, share and the challenger's artifact
+    (JSON-serialisable; `id` None when none runs)."""
+    if experiment is None:
+        return {"name": name, "id": None}
+    challenger = experiment.challenger
+    return {
+        "name": name,
+        "id": experiment.pk,
+        "mode": experiment.mode,
+        "percent": experiment.percent,
+        "champion_id": experiment.champion_id,
+        "champion_version": experiment.champion.version,
+        "challenger": {
+            "id": challenger.pk,
+            "version": challenger.version,
+            "sha": challenger.artifact_sha256,
+            "artifact_uri": challenger.artifact_uri,
+        },
+    }
+
+
+def experiment_key(name: str | None = None) -> dict:
+    """The running-experiment key serving processes poll with the production key.
+
+    Written after each commit that starts or ends an experiment; rebuilt from the database with
+    `cache.add` when the cache lost it, as `production_version_key`.
+    """
+    name = name or default_model_name()
+    key = experiment_cache_key(name)
+    state = cache.get(key)
+    if state is None:
+        state = experiment_state(name, running_experiment(name))
+        cache.add(key, state, timeout=None)
+    return state
+
+
+def experiments(name: str | None = None) -> QuerySet[Experiment]:
+    queryset = Experiment.objects.select_related("challenger", "champion")
+    return queryset.for_name(name) if name else queryset
 
 
 def model_versions(name: str | None = None) -> QuerySet[ModelVersion]:

@@ -13,4 +13,6 @@ urlpatterns = [
         name="promote",
     ),
     path("models/<str:name>/rollback", apis.ModelRollbackApi.as_view(), name="rollback"),
+    path("models/<str:name>/experiments", apis.ExperimentListApi.as_view(), name="experiments"),
+    path("models/<str:name>/experiments/stop", apis.ExperimentStopApi.as_view(), name="experiment_stop"),
 ]

@@ -5,6 +5,8 @@ an operator's button and a REST call can never do different things.
 """
 
 from registry.services.experiments import (
+    experiment_fail,
+    experiment_key_bump,
     experiment_running,
     experiment_start,
     experiment_stop,
@@ -28,6 +30,8 @@ __all__ = [
     "GateThresholds",
     "MlflowUnavailable",
     "evaluate_candidate",
+    "experiment_fail",
+    "experiment_key_bump",
     "experiment_running",
     "experiment_start",
     "experiment_stop",

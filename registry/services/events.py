@@ -175,4 +175,5 @@ EXPERIMENT_ACTIONS = (
     RegistryEvent.Action.EXPERIMENT_START,
     RegistryEvent.Action.EXPERIMENT_STOP,
     RegistryEvent.Action.EXPERIMENT_END,
+    RegistryEvent.Action.EXPERIMENT_FAIL,
 )

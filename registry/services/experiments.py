@@ -5,21 +5,29 @@ An experiment runs a candidate (the challenger) beside the production version it
 decides between parallel starts, and the loser gets a sentence naming the experiment that runs.
 Every start and end is a RegistryEvent written in the same transaction. A production change (promote,
 roll back) ends the running experiment of that name: `promoted` when the challenger won, else
-`stopped` (called by registry.services.promotion under the production lock).
+`stopped` (called by registry.services.promotion under the production lock). A serving process that
+cannot load the challenger ends it as `failed` (`experiment_fail`), so that no process keeps trying.
+
+After each commit that starts or ends one, the serving key (`registry.selectors.experiment_key`) is
+rewritten: every web process notices within MODEL_CHECK_INTERVAL_SECONDS, loads the challenger or
+drops it.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from creativeops.core.errors import ApplicationError
+from registry import selectors
 from registry.models import Experiment, ModelVersion, RegistryEvent
 from registry.services import events
-from registry.services.promotion import _require_permission, clean_reason, lock_production
+from registry.services.promotion import REASON_MAX_LENGTH, _require_permission, clean_reason, lock_production
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +78,7 @@ def experiment_start(
                 reason=reason,
                 actor_label=actor_label,
             )
+            _bump_key_on_commit(challenger.name)
             return experiment
     except IntegrityError:
         running = experiment_running(version.name)
@@ -111,6 +120,39 @@ def experiment_end_on_production_change(
     )
     _finish(experiment, status, Action.EXPERIMENT_END, event.actor, event.actor_label, reason)
     return experiment
+
+
+def experiment_fail(*, experiment_id: int, message: str, actor_label: str) -> Experiment | None:
+    """A serving process could not load the challenger of `experiment_id`: end it as `failed`, with an
+    audit event naming the process and the error. None when it is no longer running (another process
+    reported first, or an operator stopped it): the first report wins, the others change nothing."""
+    reason = clean_reason(f"The challenger could not be served: {message}"[:REASON_MAX_LENGTH])
+    with transaction.atomic():
+        experiment = (
+            Experiment.objects.select_for_update(of=("self",))
+            .running()
+            .filter(pk=experiment_id)
+            .select_related("challenger", "champion")
+            .first()
+        )
+        if experiment is None:
+            return None
+        _finish(experiment, Experiment.Status.FAILED, Action.EXPERIMENT_FAIL, None, actor_label, reason)
+    logger.error("Experiment #%s of %s failed: %s", experiment.pk, experiment.model_name, message)
+    return experiment
+
+
+def experiment_key_bump(*, name: str) -> dict:
+    """Write the serving key of `name`'s experiment from committed state (from on_commit)."""
+    state = selectors.experiment_state(name, selectors.running_experiment(name))
+    cache.set(selectors.experiment_cache_key(name), state, timeout=None)
+    return state
+
+
+def _bump_key_on_commit(name: str) -> None:
+    # robust: a cache outage must not undo a committed start or stop; processes that cannot read the
+    # key ask the database (inference.live_experiments).
+    transaction.on_commit(partial(experiment_key_bump, name=name), robust=True)
 
 
 def describe(experiment: Experiment) -> str:
@@ -175,3 +217,4 @@ def _finish(experiment: Experiment, status: str, action: str, actor, actor_label
     events.experiment_event(
         action=action, experiment=experiment, actor=actor, reason=reason, actor_label=actor_label
     )
+    _bump_key_on_commit(experiment.model_name)
