@@ -327,6 +327,13 @@ CREATIVEOPS = {
     # inference/services/prediction_logs.py); 0 writes each request's rows after its response.
     "PREDICTION_LOG_FLUSH_SECONDS": env_float("PREDICTION_LOG_FLUSH_SECONDS", 1.0),
     "PREDICTION_LOG_BATCH": env_int("PREDICTION_LOG_BATCH", 500),
+    # Live experiments (inference/live_experiments.py, inference/services/experiment_samples.py): the
+    # samples kept per experiment (items with each arm's output), the requests a process's experiment
+    # worker may have waiting (a shadow request beyond it is dropped and counted, never waited for),
+    # and whether that worker is a thread (off: the work runs after each response, as in the tests).
+    "EXPERIMENT_MAX_SAMPLES": env_int("EXPERIMENT_MAX_SAMPLES", 10_000),
+    "EXPERIMENT_QUEUE_MAX": env_int("EXPERIMENT_QUEUE_MAX", 32),
+    "EXPERIMENT_WORKER_THREAD": env_bool("EXPERIMENT_WORKER_THREAD", True),
 }
 
 LOGGING = {

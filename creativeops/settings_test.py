@@ -37,4 +37,6 @@ else:
 # Prediction log rows are written right after each response (no background writer): a test sees
 # them at once, and no thread outlives the test transaction (tests/inference/test_prediction_logs.py
 # covers the writer itself).
-CREATIVEOPS = {**CREATIVEOPS, "PREDICTION_LOG_FLUSH_SECONDS": 0}  # noqa: F405
+# Likewise an experiment's samples and the shadow's challenger run after each response, in the request
+# thread (tests/inference/test_live_experiments.py runs the worker thread itself in real processes).
+CREATIVEOPS = {**CREATIVEOPS, "PREDICTION_LOG_FLUSH_SECONDS": 0, "EXPERIMENT_WORKER_THREAD": False}  # noqa: F405

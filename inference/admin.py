@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from creativeops.core.admin import ReadOnlyAdminMixin
+from inference import admin_experiments  # noqa: F401 (registers the experiment page over the registry's)
 from inference.models import AssetSet, Creative, CreativeRefresh, PredictionLog
 
 

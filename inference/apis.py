@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from creativeops.core.api import first_error
 from creativeops.core.errors import ApplicationError
 from inference import selectors, services
+from inference.live_experiments import ROUTING_KEY_MAX_CHARS
 from inference.model_manager import model_get
 from inference.models import Creative
 from inference.serializers import (
@@ -37,6 +38,7 @@ from inference.serializers import (
     asset_set_body,
 )
 from inference.services.asset_sets import asset_sets_generate
+from inference.services.experiment_samples import experiment_follow_up
 from inference.services.generation import creatives_as_ads
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,13 @@ CHANNELS_NOTE = (
     "display paths; a Meta feed ad's primary text, headline, link description and button). Only "
     "`generic` creatives of a stored product are stored for the marketers; an unknown channel is a 400 "
     "naming the allowed ones."
+)
+
+EXPERIMENT_NOTE = (
+    " While an experiment runs (GET /api/v1/models/{name}/experiments), a canary answers a stable share of "
+    "clients with the challenger (chosen by the API token, or by the `X-Request-Key` header when sent, "
+    "1–200 characters): `model_version` says which version answered. A shadow runs a share of requests "
+    "on the challenger too, after the answer is sent: the answer is production's."
 )
 
 
@@ -163,11 +172,48 @@ class AfterResponse(Response):
             super().close()
 
 
+def _after_response(result) -> None:
+    try:
+        services.prediction_logs_submit(logs=result.pending_logs)
+    finally:
+        if result.experiment_job is not None:
+            experiment_follow_up(result.experiment_job)
+
+
 def _respond(body: dict, result) -> AfterResponse:
-    return AfterResponse(body, after=partial(services.prediction_logs_submit, logs=result.pending_logs))
+    return AfterResponse(body, after=partial(_after_response, result))
 
 
-def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, channel: str, endpoint: str):
+ROUTING_HEADER = "X-Request-Key"
+
+
+def routing_key(request: Request) -> str:
+    """Who the client is for a canary: its `X-Request-Key` header when sent (a storefront passing its
+    visitor's id keeps each visitor on one version), else its API token."""
+    header = request.headers.get(ROUTING_HEADER)
+    if header is not None:
+        header = header.strip()
+        if not header or len(header) > ROUTING_KEY_MAX_CHARS:
+            raise ApplicationError(
+                f"{ROUTING_HEADER} must be 1 to {ROUTING_KEY_MAX_CHARS} characters; got {len(header)}.",
+                field=ROUTING_HEADER,
+            )
+        return f"header:{header}"
+    token = getattr(request.auth, "key", None)
+    if token:
+        return f"token:{token}"
+    return f"user:{request.user.pk}"
+
+
+def _generate(
+    items: list[dict],
+    *,
+    num_variants: int,
+    max_new_tokens: int,
+    channel: str,
+    endpoint: str,
+    routing: str | None = None,
+):
     """One batched call for every valid item; the stored products' generic creatives are saved.
     Returns the result and each item's creatives with their `ad`."""
     inputs = [services.product_item(item["product"]) if item.get("product") else item for item in items]
@@ -181,6 +227,7 @@ def _generate(items: list[dict], *, num_variants: int, max_new_tokens: int, chan
         source=Creative.Source.API,
         defer_logging=True,
         channel=channel,
+        routing_key=routing,
     )
     return result, creatives_as_ads(channel=channel, items=inputs, generated=result.generated)
 
@@ -206,6 +253,7 @@ class PredictApi(APIView):
             "further variants are sampled. `novelty` says whether the product's category, brand or "
             "vocabulary is unlike the serving model's training data, where such copy is least reliable."
             + CHANNELS_NOTE
+            + EXPERIMENT_NOTE
         ),
         request=PREDICT_REQUEST_SCHEMA,
         responses={
@@ -259,6 +307,7 @@ class PredictApi(APIView):
             max_new_tokens=max_new_tokens,
             channel=channel,
             endpoint=ENDPOINT_PREDICT,
+            routing=routing_key(request),
         )
         body = {
             "model_name": result.model_name,
@@ -287,7 +336,7 @@ class BatchPredictApi(APIView):
             "validated on its own: a refused item gets `error` (message and field) in its result and the "
             "others are still generated. `results` follow the request order (`index`). An item may name "
             "its own `tone`; the batch's `tone` applies to the others. Each generated item carries "
-            "`novelty`, as in predict." + CHANNELS_NOTE
+            "`novelty`, as in predict." + CHANNELS_NOTE + EXPERIMENT_NOTE
         ),
         request=BatchPredictInputSerializer,
         responses={
@@ -346,6 +395,7 @@ class BatchPredictApi(APIView):
                     max_new_tokens=data["max_new_tokens"],
                     channel=data["channel"],
                     endpoint=ENDPOINT_BATCH,
+                    routing=routing_key(request),
                 )
             answers = zip(valid, generated, result.novelty, strict=True)
             for (index, _item), creatives, novelty in answers:

@@ -229,29 +229,39 @@ def batching_enabled() -> bool:
     return int(settings.CREATIVEOPS["BATCH_MAX_ROWS"]) > 0
 
 
-def batcher_for(name: str) -> Batcher:
-    """This process's batcher of model `name` (a forked child starts with its own, empty ones)."""
+def batcher_for(name: str, *, arm: str = "champion") -> Batcher:
+    """This process's batcher of model `name`'s production version, or (`arm="challenger"`) of the
+    challenger of its running experiment (a forked child starts with its own, empty ones)."""
     global _batchers_pid
-    batcher = _batchers.get(name)
+    key = name if arm == "champion" else f"{name}#{arm}"
+    batcher = _batchers.get(key)
     if batcher is not None and _batchers_pid == os.getpid():
         return batcher
     with _batchers_lock:
         if _batchers_pid != os.getpid():  # forked: the parent's queues are not this process's
             _batchers.clear()
             _batchers_pid = os.getpid()
-        batcher = _batchers.get(name)
+        batcher = _batchers.get(key)
         if batcher is None:
-            from inference.model_manager import ModelManager
-
             config = settings.CREATIVEOPS
             batcher = Batcher(
-                name=name,
-                current_model=lambda: ModelManager.for_name(name).loaded,
+                name=key,
+                current_model=_current_model_of(name, arm),
                 max_rows=int(config["BATCH_MAX_ROWS"]),
                 wait_seconds=float(config["BATCH_WAIT_MS"]) / 1000,
             )
-            _batchers[name] = batcher
+            _batchers[key] = batcher
         return batcher
+
+
+def _current_model_of(name: str, arm: str) -> Callable[[], LoadedModel | None]:
+    if arm == "champion":
+        from inference.model_manager import ModelManager
+
+        return lambda: ModelManager.for_name(name).loaded
+    from inference.live_experiments import LiveExperiment
+
+    return lambda: LiveExperiment.for_name(name).challenger
 
 
 def batchers_stop(timeout: float | None = 30.0) -> None:

@@ -447,10 +447,17 @@ def _wait_ready(
     raise RuntimeError(f"the server on port {port} was not ready after {timeout:.0f} s: {last}")
 
 
-def http_request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+):
     connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             headers["Authorization"] = f"Token {token}"
         connection_.request(

@@ -69,6 +69,25 @@ MODEL_LOADED_VERSION = Gauge(
     multiprocess_mode="liveall",
 )
 
+EXPERIMENT_REQUESTS = Counter(
+    "creativeops_experiment_requests_total",
+    "Requests of a running experiment by the arm that wrote them (champion: production; challenger: the "
+    "candidate, answering a canary client or writing a shadow copy), model version and mode.",
+    ["model_name", "model_version", "arm", "mode"],
+)
+EXPERIMENT_LATENCY = Histogram(
+    "creativeops_experiment_latency_seconds",
+    "Generation time of an experiment's requests by arm and model version (a shadow copy's is measured "
+    "in the experiment worker, off the request path).",
+    ["model_version", "arm"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+EXPERIMENT_SHADOW_DROPPED = Counter(
+    "creativeops_experiment_shadow_dropped_total",
+    "Shadow requests not run on the challenger: the process's experiment worker had EXPERIMENT_QUEUE_MAX "
+    "requests waiting.",
+)
+
 LINT_FINDINGS = Counter(
     "creativeops_creative_lint_findings_total",
     "Ad-policy findings in the creatives stored, by rule (superlative, all_caps, repeated_punctuation, "
@@ -89,6 +108,19 @@ def batch_observe(*, rows: int, queue_waits: list[float]) -> None:
     BATCH_ROWS.observe(rows)
     for seconds in queue_waits:
         BATCH_QUEUE_WAIT.observe(seconds)
+
+
+def experiment_request_observe(
+    *, model_name: str, model_version: int, arm: str, mode: str, seconds: float
+) -> None:
+    EXPERIMENT_REQUESTS.labels(
+        model_name=model_name, model_version=str(model_version), arm=arm, mode=mode
+    ).inc()
+    EXPERIMENT_LATENCY.labels(model_version=str(model_version), arm=arm).observe(seconds)
+
+
+def experiment_shadow_dropped() -> None:
+    EXPERIMENT_SHADOW_DROPPED.inc()
 
 
 def lint_findings_observe(found: Mapping[str, int]) -> None:
@@ -142,3 +174,23 @@ def registry_gauges(now) -> Iterator[GaugeMetricFamily]:
                 metric.add_metric([name, key], float(value))
     yield version
     yield metric
+
+    from registry.models import Experiment
+
+    running = GaugeMetricFamily(
+        "creativeops_experiment_running_percent",
+        "The running experiment's share per model name and mode (shadow: requests also run on the "
+        "challenger; canary: clients it answers); absent while none runs.",
+        labels=["model_name", "mode", "challenger_version", "champion_version"],
+    )
+    for experiment in Experiment.objects.running().select_related("challenger", "champion"):
+        running.add_metric(
+            [
+                experiment.model_name,
+                experiment.mode,
+                str(experiment.challenger.version),
+                str(experiment.champion.version),
+            ],
+            experiment.percent,
+        )
+    yield running

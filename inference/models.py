@@ -190,3 +190,67 @@ class AssetSet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} [{self.channel}] v{self.model_version_id}"
+
+
+class ExperimentArm(models.TextChoices):
+    CHAMPION = "champion", "Champion (production)"
+    CHALLENGER = "challenger", "Challenger (candidate)"
+
+
+class ExperimentSample(models.Model):
+    """One item of a live request during an experiment, with what each arm wrote for it.
+
+    Shadow: the client's answer (champion) and the challenger's output for the same input, side by side.
+    Canary: the output of the arm that answered the client; the other arm's columns are empty.
+    Each output is scored as the gate scores: fact fidelity, limit compliance, ad-policy lint.
+    Bounded: at most EXPERIMENT_MAX_SAMPLES rows per experiment; removed with the other retention.
+    """
+
+    experiment = models.ForeignKey("registry.Experiment", on_delete=models.CASCADE, related_name="samples")
+    answered_by = models.CharField(max_length=16, choices=ExperimentArm.choices)
+    endpoint = models.CharField(max_length=32)
+    channel = models.CharField(max_length=32)
+    tone = models.CharField(max_length=16)
+    category = models.CharField(max_length=64, blank=True, db_index=True)
+    sku = models.CharField(max_length=64, blank=True)
+    item = models.JSONField(help_text="The model input: title, description, category, brand, price.")
+    champion_output = models.JSONField(null=True, blank=True)
+    champion_latency_ms = models.FloatField(null=True, blank=True)
+    champion_faithful = models.BooleanField(null=True)
+    champion_compliant = models.BooleanField(null=True)
+    champion_lint_clean = models.BooleanField(null=True)
+    champion_length = models.PositiveIntegerField(null=True, blank=True)
+    challenger_output = models.JSONField(null=True, blank=True)
+    challenger_latency_ms = models.FloatField(null=True, blank=True)
+    challenger_faithful = models.BooleanField(null=True)
+    challenger_compliant = models.BooleanField(null=True)
+    challenger_lint_clean = models.BooleanField(null=True)
+    challenger_length = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["experiment", "created_at"], name="experiment_sample_time")]
+
+    def __str__(self) -> str:
+        return f"experiment #{self.experiment_id} {self.answered_by} {self.category} {self.tone}"
+
+
+class ExperimentTally(models.Model):
+    """Requests and items each arm of an experiment answered (shadow: ran), counted past the sample cap."""
+
+    experiment = models.ForeignKey("registry.Experiment", on_delete=models.CASCADE, related_name="tallies")
+    arm = models.CharField(max_length=16, choices=ExperimentArm.choices)
+    requests = models.PositiveBigIntegerField(default=0)
+    items = models.PositiveBigIntegerField(default=0)
+    dropped = models.PositiveBigIntegerField(
+        default=0, help_text="Shadow requests not run: the process's shadow queue was full."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "arm"], name="experiment_tally_one_per_arm")
+        ]
+
+    def __str__(self) -> str:
+        return f"experiment #{self.experiment_id} {self.arm}: {self.requests} requests"

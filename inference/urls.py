@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inference import apis, apis_exports
+from inference import apis, apis_experiments, apis_exports
 
 app_name = "inference"
 urlpatterns = [
@@ -13,4 +13,9 @@ urlpatterns = [
     path("channels", apis.ChannelListApi.as_view(), name="channels"),
     path("exports/google_ads", apis_exports.GoogleAdsExportApi.as_view(), name="export_google_ads"),
     path("exports/meta", apis_exports.MetaExportApi.as_view(), name="export_meta"),
+    path(
+        "models/<str:name>/experiments/<int:experiment_id>/comparison",
+        apis_experiments.ExperimentComparisonApi.as_view(),
+        name="experiment_comparison",
+    ),
 ]

@@ -42,6 +42,12 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+    # what a process remembers of a running experiment (and its challenger) must not outlive the test
+    from inference.live_experiments import live_experiments_reset
+    from inference.services.experiment_samples import experiment_samples_reset
+
+    live_experiments_reset()
+    experiment_samples_reset()
 
 
 @pytest.fixture

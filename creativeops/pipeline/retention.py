@@ -3,7 +3,8 @@
 Never pruned: the production version and the previous production version of each model, their
 dataset versions, candidates awaiting a decision, golden sets, the newest dataset version, datasets
 an active training or pipeline run reads, and anything younger than RETENTION_DAYS. The rows stay
-(lineage and audit need them); only the files go, and `pruned_at` says when.
+(lineage and audit need them); only the files go, and `pruned_at` says when. The side-by-side samples
+of an experiment that ended more than RETENTION_DAYS ago are deleted (its tallies and audit events stay).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from creativeops.pipeline.models import PipelineRun
+from inference.services.experiment_samples import experiment_samples_prune
 from products.models import DatasetVersion
 from registry.models import ModelVersion, RegistryEvent
 from training.models import TrainingRun
@@ -90,5 +92,15 @@ def artifacts_prune(*, now=None, retention_days: int | None = None) -> dict:
             default_storage.delete(dataset_version.file)
         DatasetVersion.objects.filter(pk=dataset_version.pk).update(pruned_at=now)
         pruned_datasets.append(dataset_version.pk)
-    logger.info("Retention pruned model versions %s and dataset versions %s", pruned_models, pruned_datasets)
-    return {"model_versions": pruned_models, "dataset_versions": pruned_datasets}
+    samples = experiment_samples_prune(before=cutoff)
+    logger.info(
+        "Retention pruned model versions %s, dataset versions %s and %d samples of ended experiments",
+        pruned_models,
+        pruned_datasets,
+        samples,
+    )
+    return {
+        "model_versions": pruned_models,
+        "dataset_versions": pruned_datasets,
+        "experiment_samples": samples,
+    }

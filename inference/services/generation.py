@@ -19,11 +19,12 @@ from django.conf import settings
 from django.db import transaction
 
 from creativeops.core.errors import ApplicationError
-from inference import metrics
+from inference import live_experiments, metrics
 from inference.batching import batcher_for, batching_enabled
 from inference.model_manager import LoadedModel, model_get
-from inference.models import Creative, PredictionLog
+from inference.models import Creative, ExperimentArm, PredictionLog
 from inference.services.creatives import creatives_store
+from inference.services.experiment_samples import ExperimentJob
 from inference.services.novelty import items_novelty, training_profile_of_loaded
 from products.models import Product, Tone
 from training.ml.channels import CHANNELS, DEFAULT_CHANNEL, channel_ad, display_paths
@@ -90,6 +91,8 @@ class GenerationResult:
     pending_logs: list[PredictionLog] = field(default_factory=list)  # with defer_logging: not written yet
     novelty: list[dict] = field(default_factory=list)
     channel: str = DEFAULT_CHANNEL
+    # the request's part in a running experiment, for `experiment_follow_up` after the response
+    experiment_job: ExperimentJob | None = None
 
 
 def product_item(product: Product) -> dict:
@@ -115,6 +118,7 @@ def creatives_generate(
     model_name: str | None = None,
     defer_logging: bool = False,
     channel: str = DEFAULT_CHANNEL,
+    routing_key: str | None = None,
 ) -> GenerationResult:
     """Write creatives for `items` with the production model in ONE batched generation call.
 
@@ -131,6 +135,11 @@ def creatives_generate(
     sent), so that no client waits on an analytics insert.
 
     Only `generic` creatives are stored as `Creative` rows: that table is the generic channel.
+
+    `routing_key` (the client's API token or `X-Request-Key`) makes the call take part in the model's
+    running experiment (`inference.live_experiments`): a canary client may be answered by the
+    challenger (`model_version` says so), a shadow-drawn request gets `experiment_job` for the caller to
+    hand to `experiment_follow_up` after the response. None (refresh, pages) takes no part.
     """
     limits = generation_limits()
     tones = _checked_request(items, tone, num_variants, products, source, channel, limits)
@@ -143,18 +152,51 @@ def creatives_generate(
         )
     inputs = [_model_input(item) for item in items]
     started = time.perf_counter()
+    production = model_get(name=model_name)
+    route = live_experiments.route(model_name=production.name, routing_key=routing_key)
+    on_challenger = route.arm == ExperimentArm.CHALLENGER
     try:
         loaded, generated = _generate_on_model(
-            model_get(name=model_name), inputs, tones, num_variants, max_new_tokens, channel
+            route.challenger if on_challenger else production,
+            inputs,
+            tones,
+            num_variants,
+            max_new_tokens,
+            channel,
+            arm=route.arm,
         )
     except ValueError as error:  # the model's own input check: a caller passed what it cannot read
         raise ApplicationError(str(error), field="items")
     seconds = time.perf_counter() - started
-    generated = [[_clean_creative(creative) for creative in variants] for variants in generated]
+    generated = [[clean_creative(creative) for creative in variants] for variants in generated]
     latency_ms = round(seconds * 1000, 2)
     metrics.prediction_observe(
         model_version=loaded.version, endpoint=endpoint, items=len(inputs), seconds=seconds
     )
+    job = None
+    if route.active:
+        metrics.experiment_request_observe(
+            model_name=loaded.name,
+            model_version=loaded.version,
+            arm=route.arm,
+            mode=route.mode,
+            seconds=seconds,
+        )
+        job = ExperimentJob(
+            route=route,
+            model_name=loaded.name,
+            endpoint=endpoint,
+            channel=channel,
+            max_new_tokens=max_new_tokens,
+            items=inputs,
+            tones=tones,
+            skus=[
+                product.sku if product is not None else "" for product in (products or [None] * len(inputs))
+            ],
+            answered=[variants[0] for variants in generated],
+            answered_by_version=loaded.version,
+            latency_ms=latency_ms,
+        )
 
     novelty = items_novelty(items=inputs, profile=training_profile_of_loaded(loaded=loaded))
     logs = (
@@ -182,6 +224,7 @@ def creatives_generate(
         pending_logs=pending,
         novelty=novelty,
         channel=channel,
+        experiment_job=job,
     )
 
 
@@ -207,16 +250,24 @@ def item_display_paths(item: Mapping) -> list[str]:
 
 
 def _generate_on_model(
-    loaded: LoadedModel, inputs, tones, num_variants: int, max_new_tokens: int, channel: str
+    loaded: LoadedModel,
+    inputs,
+    tones,
+    num_variants: int,
+    max_new_tokens: int,
+    channel: str,
+    *,
+    arm: str = ExperimentArm.CHAMPION,
 ):
-    """(the model that wrote them, the creatives): through this process's batcher, where concurrent
-    requests share one generation (inference/batching.py), or on `loaded` directly when it is off."""
+    """(the model that wrote them, the creatives): through this process's batcher of `arm`'s model,
+    where concurrent requests share one generation (inference/batching.py), or on `loaded` directly
+    when batching is off."""
     from training.ml.generator import GenerationRequest
 
     request = GenerationRequest(inputs, tones, num_variants, max_new_tokens, channel=channel)
     if not batching_enabled():
         return loaded, loaded.generator.generate_many([request])[0]
-    answer = batcher_for(loaded.name).submit(request, loaded=loaded)
+    answer = batcher_for(loaded.name, arm=arm).submit(request, loaded=loaded)
     return answer.loaded, answer.generated
 
 
@@ -267,7 +318,8 @@ def _model_input(item: Mapping) -> dict:
     return values
 
 
-def _clean_creative(creative: dict) -> dict:
+def clean_creative(creative: dict) -> dict:
+    """Control characters out, runs of whitespace made one space (an undertrained model emits any byte)."""
     return {
         name: " ".join(_CONTROL_CHARACTERS.sub(" ", value).split()) if isinstance(value, str) else value
         for name, value in creative.items()

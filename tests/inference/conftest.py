@@ -35,6 +35,22 @@ def tiny_artifact(tmp_path_factory):
     return output
 
 
+@pytest.fixture(scope="session")
+def other_tiny_artifact(tmp_path_factory):
+    """A second `tiny` model, trained on another catalog (seed 5): a challenger that writes differently."""
+    import torch
+
+    from products.services import generated_catalog_frame
+    from training.ml import TrainingConfig, train_model
+
+    torch.set_num_threads(1)
+    output = tmp_path_factory.mktemp("other-tiny-model") / "artifact"
+    train_model(
+        generated_catalog_frame(80, seed=5), TrainingConfig.from_preset("tiny", num_threads=1), output
+    )
+    return output
+
+
 @pytest.fixture(autouse=True)
 def _serving_settings(settings):
     settings.CREATIVEOPS = {**settings.CREATIVEOPS, "TORCH_NUM_THREADS": 1, "PRELOAD_MODEL": False}

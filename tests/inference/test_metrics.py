@@ -46,9 +46,23 @@ def _value(families: dict, name: str, **labels) -> float:
     return matches[0]
 
 
-def test_every_metric_in_deploy_metrics_txt_is_served_after_one_prediction(api, client, production_model):
+def test_every_metric_in_deploy_metrics_txt_is_served_after_one_prediction(
+    api, client, production_model, other_tiny_artifact, django_capture_on_commit_callbacks
+):
+    """One prediction while a shadow experiment runs on all requests: the experiment's series too."""
+    from inference.live_experiments import LiveExperiment
+    from registry.services import experiment_start
+    from tests.factories.registry import model_version_with_artifact
+
     PipelineRunFactory(succeeded=True)
     DriftReportFactory(model_version=production_model)
+    challenger = model_version_with_artifact(source=other_tiny_artifact, version=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment_start(version=challenger, mode="shadow", percent=100, reason="test", actor=None)
+    live = LiveExperiment.for_name(production_model.name)
+    live.current(check_now=True)
+    live.wait_for_load(timeout=60)
+    assert live.challenger is not None
     assert api.post("/api/v1/predict", ITEM, format="json").status_code == 200
 
     families = _scrape(client)

@@ -84,7 +84,11 @@ def test_old_archived_and_rejected_artifacts_are_pruned_and_production_is_kept(h
 
 
 def test_nothing_younger_than_the_retention_period_is_pruned(history):
-    assert artifacts_prune(retention_days=60) == {"model_versions": [], "dataset_versions": []}
+    assert artifacts_prune(retention_days=60) == {
+        "model_versions": [],
+        "dataset_versions": [],
+        "experiment_samples": 0,
+    }
     assert not ModelVersion.objects.filter(pruned_at__isnull=False).exists()
 
 
@@ -105,4 +109,38 @@ def test_pruning_twice_prunes_nothing_twice_and_the_task_runs_it(history, settin
     second = tasks.retention_prune.apply().get()
 
     assert len(first["model_versions"]) == 2
-    assert second == {"model_versions": [], "dataset_versions": []}
+    assert second == {"model_versions": [], "dataset_versions": [], "experiment_samples": 0}
+
+
+def test_samples_of_experiments_that_ended_long_ago_are_deleted(history):
+    from inference.models import ExperimentSample, ExperimentTally
+    from registry.models import Experiment
+    from registry.services import experiment_start, experiment_stop
+
+    def experiment_with_a_sample(challenger: ModelVersion, *, stopped_days_ago: int | None) -> Experiment:
+        experiment = experiment_start(version=challenger, mode="shadow", percent=10, reason="t", actor=None)
+        ExperimentSample.objects.create(
+            experiment=experiment,
+            answered_by="champion",
+            endpoint="predict",
+            channel="generic",
+            tone="bold",
+            item={},
+        )
+        ExperimentTally.objects.create(experiment=experiment, arm="champion", requests=3, items=3)
+        if stopped_days_ago is not None:
+            experiment_stop(name=challenger.name, reason="over", actor=None)
+            Experiment.objects.filter(pk=experiment.pk).update(
+                stopped_at=timezone.now() - timedelta(days=stopped_days_ago)
+            )
+        return experiment
+
+    old = experiment_with_a_sample(history[5], stopped_days_ago=40)
+    recent = experiment_with_a_sample(history[5], stopped_days_ago=2)
+    running = experiment_with_a_sample(history[5], stopped_days_ago=None)
+
+    result = artifacts_prune(retention_days=30)
+
+    assert result["experiment_samples"] == 1
+    assert set(ExperimentSample.objects.values_list("experiment", flat=True)) == {recent.pk, running.pk}
+    assert ExperimentTally.objects.filter(experiment=old).exists()  # the counts stay with the experiment
