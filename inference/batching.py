@@ -22,6 +22,11 @@ Hot swap: a batch generates with the model the process serves when the batch sta
 is taken once per batch), so a batch in flight finishes on its model and every response names the
 version that wrote all of its rows; the next batch uses the new one.
 
+A canary (inference/live_experiments.py) puts some requests on a challenger model: they queue in the
+same batcher, and a batch holds the requests of one model (the oldest waiting request's), the others
+keeping their place. So a process still runs one generation at a time with two models loaded: two
+batches never compete for the cores (measured by `benchmark_serving --experiments`).
+
 One bad request never fails the others: requests are validated in their own thread before they
 queue, and if a batched call still raises, each of its requests is run again alone, so the error
 reaches only the request that causes it.
@@ -68,6 +73,9 @@ class BatchedAnswer:
 class _Waiting:
     request: GenerationRequest
     loaded: LoadedModel  # the model the request thread was handed: used if the process has none now
+    # "champion": production's request, generated with the model the process serves when its batch
+    # starts; "challenger": a canary's, generated with `loaded` (an experiment's challenger)
+    arm: str = "champion"
     enqueued: float = field(default_factory=time.monotonic)
     wake: threading.Event = field(default_factory=threading.Event)  # answered, or asked to lead
     answer: BatchedAnswer | None = None
@@ -109,11 +117,17 @@ class Batcher:
         self._previous_requests = 0  # requests in the last batch: >1 means concurrent load
         self.batches_taken = 0
 
-    def submit(self, request: GenerationRequest, *, loaded: LoadedModel) -> BatchedAnswer:
+    def submit(
+        self, request: GenerationRequest, *, loaded: LoadedModel, arm: str = "champion"
+    ) -> BatchedAnswer:
         """Generate `request` in the next batch and wait for it. Raises what generating it alone raises
-        (ValueError for input the model cannot read) and nothing another request caused."""
+        (ValueError for input the model cannot read) and nothing another request caused.
+
+        `arm="challenger"`: a canary request, generated with `loaded` in a batch of its own model's
+        requests; the process still runs one generation at a time, so a canary never has two models
+        compete for the cores."""
         request.validated_tones()  # a request the model cannot read fails here, alone, before it queues
-        waiting = _Waiting(request, loaded)
+        waiting = _Waiting(request, loaded, arm)
         with self._condition:
             self._queue.append(waiting)
             self._queued_rows += request.rows
@@ -128,6 +142,11 @@ class Batcher:
             raise waiting.error
         assert waiting.answer is not None
         return waiting.answer
+
+    @property
+    def idle(self) -> bool:
+        """No request is generating or waiting (a shadow may use the cores now without slowing one)."""
+        return not self._leading and not self._queue
 
     def stop(self, timeout: float | None = 30.0) -> bool:
         """Wait until every queued request has been answered (the queue drains on the request threads,
@@ -173,12 +192,21 @@ class Batcher:
                     if left <= 0:
                         break
                     self._condition.wait(left)
-            batch, rows = [], 0
-            # Oldest first; the first request always goes (a request larger than max_rows runs alone).
-            while self._queue and (not batch or rows + self._queue[0].request.rows <= self.max_rows):
-                waiting = self._queue.popleft()
-                batch.append(waiting)
+            batch, rows, others = [], 0, deque()
+            first = self._queue[0]
+            # Oldest first, of the oldest request's model; the first request always goes (a request
+            # larger than max_rows runs alone). Another model's requests keep their place in the queue.
+            while self._queue:
+                waiting = self._queue[0]
+                if not _same_model(waiting, first):
+                    others.append(self._queue.popleft())
+                    continue
+                if batch and rows + waiting.request.rows > self.max_rows:
+                    break
+                batch.append(self._queue.popleft())
                 rows += waiting.request.rows
+            others.extend(self._queue)
+            self._queue = others
             self._queued_rows -= rows
             self._previous_requests = len(batch)
             self.batches_taken += 1
@@ -187,7 +215,9 @@ class Batcher:
     def _generate(self, batch: list[_Waiting]) -> None:
         started = time.monotonic()
         try:
-            loaded = self._current_model() or batch[0].loaded
+            loaded = (
+                batch[0].loaded if batch[0].arm != "champion" else self._current_model() or batch[0].loaded
+            )
         except Exception:  # the manager could not be asked: answer with the model the requests had
             logger.exception("%s: could not read the serving model; using the requests' own", self.name)
             loaded = batch[0].loaded
@@ -218,6 +248,11 @@ class Batcher:
         waiting.wake.set()
 
 
+def _same_model(waiting: _Waiting, first: _Waiting) -> bool:
+    """Whether two queued requests are generated by the same model (production's, or one challenger)."""
+    return waiting.arm == first.arm and (first.arm == "champion" or waiting.loaded is first.loaded)
+
+
 # --- one batcher per model name and process ----------------------------------------------------
 
 _batchers: dict[str, Batcher] = {}
@@ -229,39 +264,29 @@ def batching_enabled() -> bool:
     return int(settings.CREATIVEOPS["BATCH_MAX_ROWS"]) > 0
 
 
-def batcher_for(name: str, *, arm: str = "champion") -> Batcher:
-    """This process's batcher of model `name`'s production version, or (`arm="challenger"`) of the
-    challenger of its running experiment (a forked child starts with its own, empty ones)."""
+def batcher_for(name: str) -> Batcher:
+    """This process's batcher of model `name` (a forked child starts with its own, empty ones)."""
     global _batchers_pid
-    key = name if arm == "champion" else f"{name}#{arm}"
-    batcher = _batchers.get(key)
+    batcher = _batchers.get(name)
     if batcher is not None and _batchers_pid == os.getpid():
         return batcher
     with _batchers_lock:
         if _batchers_pid != os.getpid():  # forked: the parent's queues are not this process's
             _batchers.clear()
             _batchers_pid = os.getpid()
-        batcher = _batchers.get(key)
+        batcher = _batchers.get(name)
         if batcher is None:
+            from inference.model_manager import ModelManager
+
             config = settings.CREATIVEOPS
             batcher = Batcher(
-                name=key,
-                current_model=_current_model_of(name, arm),
+                name=name,
+                current_model=lambda: ModelManager.for_name(name).loaded,
                 max_rows=int(config["BATCH_MAX_ROWS"]),
                 wait_seconds=float(config["BATCH_WAIT_MS"]) / 1000,
             )
-            _batchers[key] = batcher
+            _batchers[name] = batcher
         return batcher
-
-
-def _current_model_of(name: str, arm: str) -> Callable[[], LoadedModel | None]:
-    if arm == "champion":
-        from inference.model_manager import ModelManager
-
-        return lambda: ModelManager.for_name(name).loaded
-    from inference.live_experiments import LiveExperiment
-
-    return lambda: LiveExperiment.for_name(name).challenger
 
 
 def batchers_stop(timeout: float | None = 30.0) -> None:

@@ -259,15 +259,15 @@ def _generate_on_model(
     *,
     arm: str = ExperimentArm.CHAMPION,
 ):
-    """(the model that wrote them, the creatives): through this process's batcher of `arm`'s model,
-    where concurrent requests share one generation (inference/batching.py), or on `loaded` directly
-    when batching is off."""
+    """(the model that wrote them, the creatives): through this process's batcher, where concurrent
+    requests of one model share one generation (inference/batching.py; `arm` says whether `loaded` is
+    production's or a canary's challenger), or on `loaded` directly when batching is off."""
     from training.ml.generator import GenerationRequest
 
     request = GenerationRequest(inputs, tones, num_variants, max_new_tokens, channel=channel)
     if not batching_enabled():
         return loaded, loaded.generator.generate_many([request])[0]
-    answer = batcher_for(loaded.name, arm=arm).submit(request, loaded=loaded)
+    answer = batcher_for(loaded.name).submit(request, loaded=loaded, arm=arm)
     return answer.loaded, answer.generated
 
 

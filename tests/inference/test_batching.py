@@ -362,3 +362,40 @@ def test_a_stopped_process_drains_its_queue_on_sigterm(tiny_artifact, tmp_path):
     queued = int(stdout.split("queued at SIGTERM: ")[1].split(";")[0])
     assert queued > 0  # requests were still waiting when the signal came
     assert "answered 8 of 8" in stdout
+
+
+def test_a_canarys_requests_are_batched_by_model_one_generation_at_a_time(
+    loaded, make_batcher, other_tiny_artifact
+):
+    """With a canary running, production's and the challenger's requests share one queue: each batch is
+    of one model (the challenger's requests keep their place while production's generate), and every
+    request gets the answer its own model gives alone."""
+    challenger = replace(loaded, version=2, generator=CreativeGenerator.load(other_tiny_artifact))
+    requests = _requests(6)
+    arms = ["champion", "challenger", "champion", "challenger", "challenger", "champion"]
+    models = {"champion": loaded, "challenger": challenger}
+    batcher = make_batcher(current_model=lambda: loaded)
+    outcomes: list = [None] * len(requests)
+
+    def submit(index: int) -> None:
+        outcomes[index] = batcher.submit(requests[index], loaded=models[arms[index]], arm=arms[index])
+
+    with loaded.generator._lock:  # production is busy with a first request while the others queue
+        taken = batcher.batches_taken
+        first = threading.Thread(target=batcher.submit, args=(_requests(1)[0],), kwargs={"loaded": loaded})
+        first.start()
+        _wait_for(lambda: batcher.batches_taken > taken, "the first request was not taken")
+        threads = [threading.Thread(target=submit, args=(index,)) for index in range(len(requests))]
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: batcher._queued_rows >= sum(r.rows for r in requests), "the requests did not queue")
+    for thread in [first, *threads]:
+        thread.join(60)
+
+    for arm in ("champion", "challenger"):
+        rows = sum(request.rows for request, own in zip(requests, arms, strict=True) if own == arm)
+        answers = [answer for answer, own in zip(outcomes, arms, strict=True) if own == arm]
+        assert {answer.batch_rows for answer in answers} == {rows}  # one batch per model
+        assert all(answer.loaded is models[arm] for answer in answers)
+    for request, arm, answer in zip(requests, arms, outcomes, strict=True):
+        assert answer.generated == _alone(models[arm].generator, request)
