@@ -6,7 +6,11 @@ creatives its arm wrote; a shadow-drawn request's items with production's creati
 then has the challenger write too (greedy, one variant, the request's channel and token limit). So the
 challenger's work never delays a client's answer, and when the queue is full (the process is busier
 than the challenger can shadow) the request is dropped from the shadow and counted, not waited for.
-The worker thread runs at a lower CPU priority than the request threads where the OS allows it.
+The worker yields to clients: it starts a shadow generation only once no client request of the process
+is generating or queued (waiting at most SHADOW_IDLE_WAIT_SECONDS, else those shadow requests are
+dropped and counted), and its thread runs at a lower CPU priority where the OS allows it. So a shadow
+costs clients little while the process has spare time, and gives way when it has none: a process
+saturated by clients shadows fewer requests (`dropped`, `CreativeOpsShadowDropping`), not slower ones.
 
 Each output (the first, greedy variant) is scored as the gate scores: fact fidelity (`FactChecker`
 with the synthetic vocabulary and the catalog's brands), limit compliance of its channel, and the
@@ -45,6 +49,7 @@ CHECKER_SECONDS = 600.0  # how long a process reuses its fact checker (the catal
 TALLY_FLUSH_SECONDS = 2.0
 JOBS_PER_ROUND = 16  # jobs the worker takes at once (one challenger generation, one insert)
 ROOM_RECOUNT_SECONDS = 10.0
+SHADOW_IDLE_WAIT_SECONDS = 1.0
 PAIRS_PER_PAGE = 50
 _CATEGORY_MAX = ExperimentSample._meta.get_field("category").max_length
 _SKU_MAX = ExperimentSample._meta.get_field("sku").max_length
@@ -266,6 +271,12 @@ def _process(jobs: list[ExperimentJob]) -> None:
     """Score and store the samples of `jobs`, the shadowed ones first written by the challenger (one
     generation for all the jobs of one challenger)."""
     shadowed = [job for job in jobs if job.route.shadow and job.route.challenger is not None]
+    if shadowed and not _clients_idle(shadowed[0].model_name):
+        for job in shadowed:  # the process stayed busy with clients: they go first, these are dropped
+            _tallies.add(job.route.experiment_id, ExperimentArm.CHALLENGER, dropped=1)
+            metrics.experiment_shadow_dropped()
+        jobs = [job for job in jobs if not job.route.shadow]
+        shadowed = []
     written = _shadow_generate(shadowed) if shadowed else {}
     rows = []
     for job in jobs:
@@ -335,6 +346,22 @@ def experiment_samples_reset() -> None:
     _tallies.discard()
     with _room._lock:
         _room._left.clear()
+
+
+def _clients_idle(model_name: str) -> bool:
+    """Wait (at most SHADOW_IDLE_WAIT_SECONDS) until no client request of this process is generating or
+    queued: a shadow generation starts only then, so that under load it yields the cores to clients."""
+    from inference.batching import batcher_for, batching_enabled
+
+    if not batching_enabled():
+        return True  # no queue to watch: run at once (the thread's lower priority still applies)
+    batcher = batcher_for(model_name)
+    deadline = time.monotonic() + SHADOW_IDLE_WAIT_SECONDS
+    while not batcher.idle:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
 
 
 def _shadow_generate(jobs: list[ExperimentJob]) -> dict[int, tuple[list[dict], float]]:
