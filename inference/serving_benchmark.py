@@ -37,6 +37,8 @@ class Endpoint:
     path: str
     body: Callable[[dict], dict]  # the JSON body for one item
     headers: dict[str, str] = field(default_factory=dict)
+    # headers of one request, from (client index, request number): e.g. a visitor's X-Request-Key
+    headers_for: Callable[[int, int], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,12 @@ def closed_loop(endpoint: Endpoint, *, clients: int, seconds: float, items: list
                     connection = http.client.HTTPConnection(
                         "127.0.0.1", endpoint.port, timeout=REQUEST_TIMEOUT_SECONDS
                     )
+                own = endpoint.headers_for(index, position) if endpoint.headers_for else {}
                 connection.request(
                     "POST",
                     endpoint.path,
                     body=body,
-                    headers={"Content-Type": "application/json", **endpoint.headers},
+                    headers={"Content-Type": "application/json", **endpoint.headers, **own},
                 )
                 response = connection.getresponse()
                 response.read()

@@ -47,6 +47,41 @@ def test_both_servers_answer_the_same_clients_and_the_figures_are_reported(tiny_
     assert not ModelVersion.objects.exists()  # the sandbox had its own database
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_experiments_benchmark_reports_each_condition_against_none(tiny_artifact, tmp_path):
+    """--experiments: no experiment, a shadow and a canary on one model pair, started and stopped over
+    the operator API of the server it measures; every condition answered, the ratios reported."""
+    out = StringIO()
+    report_path = tmp_path / "report.json"
+
+    call_command(
+        "benchmark_serving", "--experiments",
+        "--artifact", str(tiny_artifact),
+        "--clients", "2",
+        "--seconds", "3",
+        "--slices", "1",
+        "--items", "5",
+        "--max-new-tokens", "8",
+        "--percent", "50",
+        "--env", "MODEL_CHECK_INTERVAL_SECONDS=0.2",
+        "--json", str(report_path),
+        stdout=out,
+        stderr=StringIO(),
+    )  # fmt: skip
+
+    assert "shadow/none p50 | canary/none p50" in out.getvalue()
+    report = json.loads(report_path.read_text())
+    assert report["percent"] == 50
+    (run,) = report["results"]
+    for condition in ("none", "shadow", "canary"):
+        assert run[condition]["errors"] == 0 and run[condition]["requests"] > 0
+    assert run["shadow_p50_ratio"] > 0 and run["canary_p50_ratio"] > 0
+    # the tallies of the shadow: every request counted, about half drawn, some of them run
+    assert run["shadow_requests"] >= run["shadow"]["requests"]
+    assert 0 < run["shadow_drawn"] <= run["shadow_requests"] and 0 <= run["shadow_run"] <= run["shadow_drawn"]
+    assert not ModelVersion.objects.exists()  # the sandbox had its own database
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -54,6 +89,7 @@ def test_both_servers_answer_the_same_clients_and_the_figures_are_reported(tiny_
         (["--clients", "0,4"], "--clients: each count must be from 1 to 256, got '0,4'."),
         (["--seconds", "0"], "--seconds must be from 1 to 600."),
         (["--env", "GUNICORN_THREADS"], "--env takes NAME=VALUE, got 'GUNICORN_THREADS'."),
+        (["--percent", "51"], "--percent must be from 1 to 50 (a canary answers at most half the clients)."),
     ],
 )
 def test_bad_options_are_refused_before_anything_starts(arguments, message):

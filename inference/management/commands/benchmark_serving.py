@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inference import benchmark, serving_benchmark
+from inference import benchmark, experiment_benchmark, serving_benchmark
 from inference.services import model_version_export_pyfunc
 
 MAX_CLIENTS = 256
@@ -73,6 +73,16 @@ class Command(BaseCommand):
         parser.add_argument("--artifact", type=Path, help="measure this model folder instead of production's")
         parser.add_argument("--train-preset", default="tiny", help="preset to train when there is no model")
         parser.add_argument("--json", dest="json_path", type=Path, help="also write the figures to this file")
+        parser.add_argument(
+            "--experiments",
+            action="store_true",
+            help="instead of MLflow: predict latency of our server with no experiment, a --percent shadow "
+            "and a --percent canary of the same model pair, in alternating turns "
+            "(inference/experiment_benchmark.py)",
+        )
+        parser.add_argument(
+            "--percent", type=int, default=10, help="the experiments' share (1-50), with --experiments"
+        )
 
     def handle(self, *args, **options):
         counts = _client_counts(options["clients"])
@@ -82,6 +92,8 @@ class Command(BaseCommand):
             raise CommandError("--slices must be from 1 to 20.")
         if not 1 <= options["items"] <= 10_000:
             raise CommandError("--items must be from 1 to 10000.")
+        if not 1 <= options["percent"] <= 50:
+            raise CommandError("--percent must be from 1 to 50 (a canary answers at most half the clients).")
         if not 1 <= options["workers"] <= 16:
             raise CommandError("--workers must be from 1 to 16.")
         environment = {}
@@ -102,7 +114,8 @@ class Command(BaseCommand):
                 warn=self.stderr.write,
                 preset=options["train_preset"],
             )
-            report = self._run(workdir, source, counts, environment, options)
+            run = self._run_experiments if options["experiments"] else self._run
+            report = run(workdir, source, counts, environment, options)
         if options["json_path"]:
             options["json_path"].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
@@ -190,6 +203,84 @@ class Command(BaseCommand):
             "load_before": load_before,
             "load_after": load_after,
             "results": [{"ours": ours.as_dict(), "mlflow": theirs.as_dict()} for ours, theirs in rows],
+        }
+
+    def _run_experiments(self, workdir: Path, source: dict, counts, environment: dict, options) -> dict:
+        items = benchmark.benchmark_items(options["items"])
+        tone, max_new_tokens, percent = (
+            benchmark.BENCHMARK_TONE,
+            options["max_new_tokens"],
+            options["percent"],
+        )
+        # each worker notices a start or stop within a second; the experiments' own defaults otherwise
+        environment.setdefault("MODEL_CHECK_INTERVAL_SECONDS", "1")
+        settle = float(environment["MODEL_CHECK_INTERVAL_SECONDS"]) + 2.0
+        with benchmark.sandbox(workdir) as box:
+            production = benchmark.sandbox_register(
+                source=source["path"],
+                name=settings.CREATIVEOPS["DEFAULT_MODEL_NAME"],
+                version=source["version"],
+                preset=source["preset"],
+                parameter_count=source["parameter_count"],
+            )
+            challenger = experiment_benchmark.register_challenger(production=production)
+            client_token, operator = benchmark.sandbox_token(), experiment_benchmark.operator_token()
+            shape = _our_shape(environment, options["threads"])
+            self.stdout.write(f"Starting our gunicorn ({shape}) on 127.0.0.1 ...")
+            runs = []
+            with benchmark.gunicorn_server(
+                box=box,
+                threads=options["threads"],
+                workers=None,
+                request_threads=None,
+                extra_environment=environment,
+            ) as port:
+                load_before = _uptime()
+                for clients in counts:
+                    run = experiment_benchmark.run_conditions(
+                        port=port,
+                        client_token=client_token,
+                        operator=operator,
+                        model_name=production.name,
+                        challenger_version=challenger.version,
+                        percent=percent,
+                        clients=clients,
+                        seconds=options["seconds"],
+                        slices=options["slices"],
+                        items=items,
+                        tone=tone,
+                        max_new_tokens=max_new_tokens,
+                        settle_seconds=settle,
+                    )
+                    runs.append(run)
+                    self.stdout.write(
+                        f"{clients:>3} clients: p50 none {run.results['none'].percentile_ms(0.5):.1f} ms, "
+                        f"shadow {run.ratio('shadow'):.3f}x, canary {run.ratio('canary'):.3f}x"
+                    )
+                load_after = _uptime()
+            if any(result.errors for run in runs for result in run.results.values()):
+                lines = (workdir / "gunicorn.log").read_text(errors="replace").splitlines()
+                self.stderr.write("--- last lines of gunicorn.log ---\n" + "\n".join(lines[-40:]))
+        self.stdout.write(
+            f"\nModel pair: {source['label']} as v{production.version} (production) and "
+            f"v{challenger.version} (the challenger, same artifact); {len(items)} items, tone {tone}, "
+            f"max_new_tokens {max_new_tokens}; {options['seconds']:g} s per condition and client count in "
+            f"{options['slices']} turns (none, shadow {percent}%, canary {percent}%); each request a new "
+            f"X-Request-Key.\nOurs: {shape}."
+            f"\nLoad before: {load_before}\nLoad after:  {load_after}\n\n"
+            + experiment_benchmark.format_table(runs, percent)
+        )
+        return {
+            "model": source["label"],
+            "percent": percent,
+            "items": len(items),
+            "max_new_tokens": max_new_tokens,
+            "seconds": options["seconds"],
+            "slices": options["slices"],
+            "ours": shape,
+            "load_before": load_before,
+            "load_after": load_after,
+            "results": [run.as_dict() for run in runs],
         }
 
 
