@@ -176,8 +176,9 @@ def _after_response(result) -> None:
     try:
         services.prediction_logs_submit(logs=result.pending_logs)
     finally:
-        if result.experiment_job is not None:
-            experiment_follow_up(result.experiment_job)
+        job = getattr(result, "experiment_job", None)  # predictions only: asset sets take no part
+        if job is not None:
+            experiment_follow_up(job)
 
 
 def _respond(body: dict, result) -> AfterResponse:

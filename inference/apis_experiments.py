@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,18 +11,12 @@ from rest_framework.views import APIView
 from creativeops.core.errors import ApplicationError
 from inference.services.experiment_samples import experiment_comparison
 from registry.apis import ERRORS
+from registry.apis import permission as registry_permission
 from registry.models import Experiment
 
 
-class CanViewExperiments(BasePermission):
-    message = "Reading an experiment needs the operator permission registry.view_experiment."
-
-    def has_permission(self, request, view):
-        return request.user.has_perm("registry.view_experiment")
-
-
 class ExperimentComparisonApi(APIView):
-    permission_classes = [CanViewExperiments]
+    permission_classes = [registry_permission("view_experiment", "Reading an experiment")]
     throttle_scope = "operator"
 
     @extend_schema(

@@ -148,6 +148,12 @@ class Batcher:
         """No request is generating or waiting (a shadow may use the cores now without slowing one)."""
         return not self._leading and not self._queue
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until `idle` (woken by the batcher's own events, not by polling), at most `timeout`
+        seconds; whether it is idle."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self.idle, timeout)
+
     def stop(self, timeout: float | None = 30.0) -> bool:
         """Wait until every queued request has been answered (the queue drains on the request threads,
         which gunicorn lets finish on SIGTERM). False when requests were still waiting at `timeout`."""

@@ -33,7 +33,7 @@ ERRORS = {
 }
 
 
-def _permission(codename: str, doing: str) -> type[BasePermission]:
+def permission(codename: str, doing: str) -> type[BasePermission]:
     class HasRegistryPermission(BasePermission):
         message = f"{doing} needs the operator permission registry.{codename}."
 
@@ -79,7 +79,7 @@ def _version_response(name: str, version: ModelVersion) -> Response:
 
 
 class ModelVersionListApi(APIView):
-    permission_classes = [_permission("view_modelversion", "Listing model versions")]
+    permission_classes = [permission("view_modelversion", "Listing model versions")]
     throttle_scope = "operator"
 
     @extend_schema(
@@ -94,7 +94,7 @@ class ModelVersionListApi(APIView):
 
 
 class ModelVersionPromoteApi(APIView):
-    permission_classes = [_permission("promote_modelversion", "Promoting a model version")]
+    permission_classes = [permission("promote_modelversion", "Promoting a model version")]
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):
@@ -120,7 +120,7 @@ class ModelVersionPromoteApi(APIView):
 
 
 class ModelRollbackApi(APIView):
-    permission_classes = [_permission("rollback_modelversion", "Rolling back")]
+    permission_classes = [permission("rollback_modelversion", "Rolling back")]
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):
@@ -167,8 +167,8 @@ class ExperimentListApi(APIView):
 
     def get_permissions(self):
         if self.request.method == "POST":
-            return [_permission("start_experiment", "Starting an experiment")()]
-        return [_permission("view_experiment", "Listing experiments")()]
+            return [permission("start_experiment", "Starting an experiment")()]
+        return [permission("view_experiment", "Listing experiments")()]
 
     class InputSerializer(serializers.Serializer):
         version = serializers.IntegerField(
@@ -223,7 +223,7 @@ class ExperimentListApi(APIView):
 
 
 class ExperimentStopApi(APIView):
-    permission_classes = [_permission("stop_experiment", "Stopping an experiment")]
+    permission_classes = [permission("stop_experiment", "Stopping an experiment")]
     throttle_scope = "operator"
 
     class InputSerializer(serializers.Serializer):

@@ -355,13 +355,7 @@ def _clients_idle(model_name: str) -> bool:
 
     if not batching_enabled():
         return True  # no queue to watch: run at once (the thread's lower priority still applies)
-    batcher = batcher_for(model_name)
-    deadline = time.monotonic() + SHADOW_IDLE_WAIT_SECONDS
-    while not batcher.idle:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
-    return True
+    return batcher_for(model_name).wait_idle(SHADOW_IDLE_WAIT_SECONDS)
 
 
 def _shadow_generate(jobs: list[ExperimentJob]) -> dict[int, tuple[list[dict], float]]:

@@ -17,9 +17,7 @@ from tests.factories.registry import model_version_with_artifact
 from tests.factories.users import make_user
 
 
-@pytest.fixture(scope="session")
-def tiny_artifact(tmp_path_factory):
-    """The artifact folder of one `tiny` model (trained once per session, never modified)."""
+def _train_tiny(tmp_path_factory, name: str, products: int, seed: int):
     import torch
 
     from products.services import generated_catalog_frame
@@ -27,28 +25,26 @@ def tiny_artifact(tmp_path_factory):
 
     # Two shared cores: one torch thread per process is both faster and kinder to the neighbours.
     torch.set_num_threads(1)
-    output = tmp_path_factory.mktemp("tiny-model") / "artifact"
-    # 120 products of the synthetic catalog (seed 3), one row per product and tone.
+    output = tmp_path_factory.mktemp(name) / "artifact"
     train_model(
-        generated_catalog_frame(120, seed=3), TrainingConfig.from_preset("tiny", num_threads=1), output
+        generated_catalog_frame(products, seed=seed),
+        TrainingConfig.from_preset("tiny", num_threads=1),
+        output,
     )
     return output
 
 
 @pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory):
+    """The artifact folder of one `tiny` model (trained once per session, never modified): 120 products
+    of the synthetic catalog (seed 3), one row per product and tone."""
+    return _train_tiny(tmp_path_factory, "tiny-model", 120, 3)
+
+
+@pytest.fixture(scope="session")
 def other_tiny_artifact(tmp_path_factory):
     """A second `tiny` model, trained on another catalog (seed 5): a challenger that writes differently."""
-    import torch
-
-    from products.services import generated_catalog_frame
-    from training.ml import TrainingConfig, train_model
-
-    torch.set_num_threads(1)
-    output = tmp_path_factory.mktemp("other-tiny-model") / "artifact"
-    train_model(
-        generated_catalog_frame(80, seed=5), TrainingConfig.from_preset("tiny", num_threads=1), output
-    )
-    return output
+    return _train_tiny(tmp_path_factory, "other-tiny-model", 80, 5)
 
 
 @pytest.fixture(autouse=True)

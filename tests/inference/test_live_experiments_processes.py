@@ -87,7 +87,10 @@ def _wait_for(condition, what: str, timeout: float = 90.0):
         time.sleep(0.2)
 
 
-def test_stop_returns_every_process_to_production_on_its_next_request(two_servers):
+def test_a_canary_and_a_shadow_across_two_processes(two_servers):
+    """Canary: each process loads the challenger and answers a canary client with it; a stop puts both
+    back on production at their next check. Shadow: each process's worker thread writes the pairs and
+    the tallies, and every answer is production's."""
     ports, token, challenger = two_servers
     experiment = experiment_start(
         version=challenger, mode="canary", percent=50, reason="two pods", actor=None
@@ -104,38 +107,17 @@ def test_stop_returns_every_process_to_production_on_its_next_request(two_server
 
     assert [_predict(port, token, canary_key)["model_version"] for port in ports] == [1, 1]
 
-
-def test_a_shadow_runs_in_each_processs_worker_thread(two_servers):
-    ports, token, challenger = two_servers
-    experiment = experiment_start(version=challenger, mode="shadow", percent=100, reason="mirror", actor=None)
+    shadow = experiment_start(version=challenger, mode="shadow", percent=100, reason="mirror", actor=None)
     time.sleep(CHECK_SECONDS * 2)
-    for port in ports:
-        _predict(port, token, "warm-up")  # the first check starts the challenger's load
-    time.sleep(3)  # the load of a tiny model takes well under this
-    answers = [_predict(port, token, f"client-{index}") for index in range(3) for port in ports]
+    pairs = ExperimentSample.objects.filter(experiment=shadow, challenger_output__isnull=False)
+    answers = []
 
+    def both_processes_shadowed() -> bool:  # keep sending while each process loads the challenger
+        answers.extend(_predict(port, token, f"client-{len(answers)}") for port in ports)
+        return pairs.count() >= 6
+
+    _wait_for(both_processes_shadowed, "six shadow pairs from the two processes' worker threads")
     assert {answer["model_version"] for answer in answers} == {1}  # a shadow answers with production
-    samples = _wait_for(
-        lambda: list(ExperimentSample.objects.filter(experiment=experiment, challenger_output__isnull=False)),
-        "the shadow samples of both processes",
-    )
-    _wait_for(
-        lambda: (
-            ExperimentSample.objects.filter(experiment=experiment, challenger_output__isnull=False).count()
-            >= 6
-        ),
-        "six shadow pairs",
-    )
-    assert all(sample.champion_output and sample.answered_by == "champion" for sample in samples)
-    # the worker threads write the tallies every few seconds, counting every request
-    _wait_for(
-        lambda: (
-            sum(
-                ExperimentTally.objects.filter(experiment=experiment, arm="champion").values_list(
-                    "requests", flat=True
-                )
-            )
-            >= 8
-        ),
-        "the tallies of both processes",
-    )
+    assert all(sample.champion_output and sample.answered_by == "champion" for sample in pairs)
+    champion = ExperimentTally.objects.filter(experiment=shadow, arm="champion")
+    _wait_for(lambda: sum(champion.values_list("requests", flat=True)) >= 8, "the tallies of both processes")

@@ -123,13 +123,7 @@ class Command(BaseCommand):
         items = benchmark.benchmark_items(options["items"])
         tone, max_new_tokens = benchmark.BENCHMARK_TONE, options["max_new_tokens"]
         with benchmark.sandbox(workdir) as box:
-            version = benchmark.sandbox_register(
-                source=source["path"],
-                name=settings.CREATIVEOPS["DEFAULT_MODEL_NAME"],
-                version=source["version"],
-                preset=source["preset"],
-                parameter_count=source["parameter_count"],
-            )
+            version = _register_production(source)
             token = benchmark.sandbox_token()
             export = model_version_export_pyfunc(version=version, directory=workdir / "pyfunc")
             shape = _our_shape(environment, options["threads"])
@@ -216,13 +210,7 @@ class Command(BaseCommand):
         environment.setdefault("MODEL_CHECK_INTERVAL_SECONDS", "1")
         settle = float(environment["MODEL_CHECK_INTERVAL_SECONDS"]) + 2.0
         with benchmark.sandbox(workdir) as box:
-            production = benchmark.sandbox_register(
-                source=source["path"],
-                name=settings.CREATIVEOPS["DEFAULT_MODEL_NAME"],
-                version=source["version"],
-                preset=source["preset"],
-                parameter_count=source["parameter_count"],
-            )
+            production = _register_production(source)
             challenger = experiment_benchmark.register_challenger(production=production)
             client_token, operator = benchmark.sandbox_token(), experiment_benchmark.operator_token()
             shape = _our_shape(environment, options["threads"])
@@ -282,6 +270,17 @@ class Command(BaseCommand):
             "load_after": load_after,
             "results": [run.as_dict() for run in runs],
         }
+
+
+def _register_production(source: dict):
+    """The measured model as the sandbox's production version."""
+    return benchmark.sandbox_register(
+        source=source["path"],
+        name=settings.CREATIVEOPS["DEFAULT_MODEL_NAME"],
+        version=source["version"],
+        preset=source["preset"],
+        parameter_count=source["parameter_count"],
+    )
 
 
 def _our_shape(environment: dict[str, str], torch_threads: int) -> str:
