@@ -69,47 +69,36 @@ class ExperimentComparisonAdmin(ExperimentAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def promote_view(self, request, experiment_id: int):
+        def promote(experiment: Experiment, reason: str) -> str:
+            promoted = model_version_promote(version=experiment.challenger, actor=request.user, reason=reason)
+            return f"{promoted.name} v{promoted.version} is in production; experiment #{experiment.pk} ended."
+
+        return self._decide(request, experiment_id, "registry.promote_modelversion", promote)
+
+    def stop_view(self, request, experiment_id: int):
+        def stop(experiment: Experiment, reason: str) -> str:
+            experiment_stop(name=experiment.model_name, reason=reason, actor=request.user)
+            return f"Stopped experiment #{experiment.pk}; production is unchanged."
+
+        return self._decide(request, experiment_id, "registry.stop_experiment", stop)
+
+    def _decide(self, request, experiment_id: int, permission: str, apply):
+        """A decision on a running experiment: POST only, behind `permission`; `apply(experiment, reason)`
+        calls the service and says what it did; a refusal (no reason, not running) is shown on the page."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("registry.promote_modelversion"):
+        if not request.user.has_perm(permission):
             raise PermissionDenied
         experiment = get_object_or_404(Experiment.objects.select_related("challenger"), pk=experiment_id)
         if experiment.status != Experiment.Status.RUNNING:
             self.message_user(request, f"Experiment #{experiment.pk} is {experiment.status}.", messages.ERROR)
             return self._back(experiment)
         try:
-            promoted = model_version_promote(
-                version=experiment.challenger, actor=request.user, reason=request.POST.get("reason", "")
-            )
+            done = apply(experiment, request.POST.get("reason", ""))
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
         else:
-            self.message_user(
-                request,
-                f"{promoted.name} v{promoted.version} is in production; experiment #{experiment.pk} ended.",
-                messages.SUCCESS,
-            )
-        return self._back(experiment)
-
-    def stop_view(self, request, experiment_id: int):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("registry.stop_experiment"):
-            raise PermissionDenied
-        experiment = get_object_or_404(Experiment, pk=experiment_id)
-        if experiment.status != Experiment.Status.RUNNING:
-            self.message_user(request, f"Experiment #{experiment.pk} is {experiment.status}.", messages.ERROR)
-            return self._back(experiment)
-        try:
-            experiment_stop(
-                name=experiment.model_name, reason=request.POST.get("reason", ""), actor=request.user
-            )
-        except ApplicationError as error:
-            self.message_user(request, error.message, messages.ERROR)
-        else:
-            self.message_user(
-                request, f"Stopped experiment #{experiment.pk}; production is unchanged.", messages.SUCCESS
-            )
+            self.message_user(request, done, messages.SUCCESS)
         return self._back(experiment)
 
     def _back(self, experiment: Experiment) -> HttpResponseRedirect:

@@ -40,7 +40,7 @@ from django.db import close_old_connections
 
 from creativeops.core.errors import ApplicationError
 from inference import metrics
-from inference.model_manager import LoadedModel, _Target, load_model_version
+from inference.model_manager import LoadedModel, _target_from_key, load_error_message, load_model_version
 from inference.models import ExperimentArm
 
 logger = logging.getLogger(__name__)
@@ -173,10 +173,8 @@ class LiveExperiment:
         if state.get("id") is None:
             if self._state.get("id") is not None:
                 logger.info("%s: experiment #%s ended; serving production only", self.name, self._state["id"])
-            self._state, self._challenger = (
-                NO_EXPERIMENT,
-                None,
-            )  # the challenger is freed with its last request
+            # the challenger is freed with the last request that holds it
+            self._state, self._challenger = NO_EXPERIMENT, None
             return
         wanted = state["challenger"]
         self._state = state
@@ -193,15 +191,13 @@ class LiveExperiment:
 
     def _load(self, state: dict) -> None:
         wanted = state["challenger"]
-        target = _Target(
-            int(wanted["id"]), int(wanted["version"]), str(wanted["artifact_uri"]), str(wanted["sha"])
-        )
         try:
+            target = _target_from_key(wanted)
+            if target is None:
+                raise ApplicationError(f"the experiment key names no challenger artifact: {wanted!r}")
             loaded = load_model_version(name=self.name, target=target)
         except Exception as error:  # any load error ends the experiment, never a request
-            message = (
-                error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
-            )
+            message = load_error_message(error)
             metrics.model_load_observe(succeeded=False)
             logger.error("%s: challenger v%s failed to load: %s", self.name, wanted["version"], message)
             self._report_failure(state, message)

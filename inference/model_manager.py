@@ -116,6 +116,11 @@ def _configure_torch_once() -> None:
         _torch_configured = True
 
 
+def load_error_message(error: Exception) -> str:
+    """What to say of a failed load: an ApplicationError's sentence, else the exception's type and text."""
+    return error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
+
+
 def load_model_version(*, name: str, target: _Target) -> LoadedModel:
     """Verify and load one version's artifact (no database access: runs in a background thread).
 
@@ -309,9 +314,7 @@ class ModelManager:
         try:
             loaded = load_model_version(name=self.name, target=target)
         except Exception as error:  # any load error must leave the old model serving
-            message = (
-                error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
-            )
+            message = load_error_message(error)
             self._failure = LoadFailure(
                 version_id=target.version_id,
                 version=target.version,

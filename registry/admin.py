@@ -22,7 +22,6 @@ from registry import selectors
 from registry.models import Experiment, ModelVersion, RegistryEvent
 from registry.services import (
     NO_PRODUCTION,
-    experiment_running,
     experiment_start,
     experiment_stop,
     model_version_archive,
@@ -319,7 +318,7 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return None
         challenger = versions[0]
         production = selectors.production_version(challenger.name)
-        running = experiment_running(challenger.name)
+        running = selectors.running_experiment(challenger.name)
         summary = [
             f"Challenger: {challenger.name} v{challenger.version} ({challenger.get_status_display()}).",
             f"Champion (production now): v{production.version}." if production else "No production version.",

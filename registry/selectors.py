@@ -54,10 +54,15 @@ def production_version_key(name: str | None = None) -> dict:
     raced with a promotion never overwrites the newer value the promotion set.
     """
     name = name or default_model_name()
-    key = production_cache_key(name)
+    return _cached_state(production_cache_key(name), lambda: production_state(name, production_version(name)))
+
+
+def _cached_state(key: str, build) -> dict:
+    """The serving key `key` from the cache, or `build()` stored with `cache.add` (never overwriting a
+    newer value a commit set meanwhile) when the cache lost it."""
     state = cache.get(key)
     if state is None:
-        state = production_state(name, production_version(name))
+        state = build()
         cache.add(key, state, timeout=None)
     return state
 
@@ -102,15 +107,10 @@ def experiment_key(name: str | None = None) -> dict:
     """The running-experiment key serving processes poll with the production key.
 
     Written after each commit that starts or ends an experiment; rebuilt from the database with
-    `cache.add` when the cache lost it, as `production_version_key`.
+    `cache.add` when the cache lost it (`_cached_state`), as `production_version_key`.
     """
     name = name or default_model_name()
-    key = experiment_cache_key(name)
-    state = cache.get(key)
-    if state is None:
-        state = experiment_state(name, running_experiment(name))
-        cache.add(key, state, timeout=None)
-    return state
+    return _cached_state(experiment_cache_key(name), lambda: experiment_state(name, running_experiment(name)))
 
 
 def experiments(name: str | None = None) -> QuerySet[Experiment]:

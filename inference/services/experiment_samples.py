@@ -31,7 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -68,9 +68,7 @@ class ExperimentJob:
     tones: list[str]
     skus: list[str]
     answered: list[dict]  # the first creative of each item, as the client got it
-    answered_by_version: int
     latency_ms: float
-    enqueued: float = field(default_factory=time.monotonic)
 
 
 # --- scoring -----------------------------------------------------------------------------------
@@ -104,16 +102,15 @@ _checker = _Checker()
 
 def output_scores(*, creative: dict, item: dict, channel: str) -> dict:
     """The gate's per-output checks of one creative: faithful, compliant, lint_clean, length."""
-    from training.ml.evaluate import within_limits
-    from training.ml.formatting import OUTPUT_FIELDS, creative_text, source_text
-    from training.ml.policy_lint import lint_creative
+    from training.ml.evaluate import passes_lint, within_limits
+    from training.ml.formatting import creative_text, source_text
 
     text = creative_text(creative)
     source = source_text(item)
     return {
         "faithful": _checker.get().is_faithful(text, source, item.get("brand")),
         "compliant": within_limits(creative, channel),
-        "lint_clean": not lint_creative({name: creative.get(name) or "" for name in OUTPUT_FIELDS}, source),
+        "lint_clean": passes_lint(creative, source),
         "length": len(text),
     }
 
@@ -337,6 +334,10 @@ class _Room:
             self._left[experiment_id] = (left - taken, counted)
             return taken
 
+    def clear(self) -> None:
+        with self._lock:
+            self._left.clear()
+
 
 _room = _Room()
 
@@ -344,8 +345,7 @@ _room = _Room()
 def experiment_samples_reset() -> None:
     """Forget this process's counts and sample room (tests: experiment ids are reused between them)."""
     _tallies.discard()
-    with _room._lock:
-        _room._left.clear()
+    _room.clear()
 
 
 def _clients_idle(model_name: str) -> bool:

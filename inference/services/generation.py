@@ -194,7 +194,6 @@ def creatives_generate(
                 product.sku if product is not None else "" for product in (products or [None] * len(inputs))
             ],
             answered=[variants[0] for variants in generated],
-            answered_by_version=loaded.version,
             latency_ms=latency_ms,
         )
 

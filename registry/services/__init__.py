@@ -7,7 +7,6 @@ an operator's button and a REST call can never do different things.
 from registry.services.experiments import (
     experiment_fail,
     experiment_key_bump,
-    experiment_running,
     experiment_start,
     experiment_stop,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "evaluate_candidate",
     "experiment_fail",
     "experiment_key_bump",
-    "experiment_running",
     "experiment_start",
     "experiment_stop",
     "gate_rules_apply",

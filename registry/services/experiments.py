@@ -38,10 +38,6 @@ DEFAULT_PERCENT = 10
 PERCENT_LIMITS = {Mode.SHADOW: 100, Mode.CANARY: 50}
 
 
-def experiment_running(name: str) -> Experiment | None:
-    return Experiment.objects.running().for_name(name).select_related("challenger", "champion").first()
-
-
 def experiment_start(
     *,
     version: ModelVersion,
@@ -81,7 +77,7 @@ def experiment_start(
             _bump_key_on_commit(challenger.name)
             return experiment
     except IntegrityError:
-        running = experiment_running(version.name)
+        running = selectors.running_experiment(version.name)
         if running is None:  # not the one-running index: a bug, not an operator's race
             raise
         logger.info("Refused a second experiment for %s: %s runs", version.name, running)

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from creativeops.core.errors import ApplicationError
 from registry.models import Experiment, ModelVersion, RegistryEvent
-from registry.services import experiment_running, experiment_start, experiment_stop, model_version_promote
+from registry.selectors import running_experiment as experiment_running
+from registry.services import experiment_start, experiment_stop, model_version_promote
 from tests.factories.registry import model_version_with_artifact
 from tests.factories.users import make_user
 from tests.registry.test_concurrency import run_in_parallel

@@ -62,6 +62,12 @@ def within_limits(creative: dict, channel: str) -> bool:
     )
 
 
+def passes_lint(creative: dict, source: str) -> bool:
+    """Whether no ad-policy rule (policy_lint.py) finds anything in `creative`'s outputs, given the
+    product's input text `source`."""
+    return not lint_creative({name: creative.get(name) or "" for name in OUTPUT_FIELDS}, source)
+
+
 def product_item(row: dict) -> dict:
     """The generator input for a dataset row (NaN becomes None, prices become floats)."""
     item = {}
@@ -130,8 +136,7 @@ def _scores(creatives, rows, known_brands, known_nouns, known_features) -> dict:
         "distinct_2": distinct_n(outputs, 2),
         # share with no ad-policy finding (policy_lint.py: claims, capitals, "!!", foreign numbers)
         "lint_pass_rate": sum(
-            not lint_creative({name: creative.get(name) or "" for name in OUTPUT_FIELDS}, source)
-            for creative, source in zip(creatives, sources, strict=True)
+            passes_lint(creative, source) for creative, source in zip(creatives, sources, strict=True)
         )
         / max(len(rows), 1),  # 0.0 without rows, as fact_fidelity
         # share whose every output keeps to its channel's limits: 1.0 by construction (budget.py)

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from registry import selectors
 from registry.management.commands._registry_command import RegistryCommand, service_errors
 from registry.models import Experiment
-from registry.services import experiment_running, experiment_start, experiment_stop
+from registry.services import experiment_start, experiment_stop
 from registry.services.experiments import DEFAULT_PERCENT, describe
 
 RECENT_SHOWN = 5
@@ -62,10 +62,10 @@ class Command(RegistryCommand):
         self.stdout.write(self.style.SUCCESS(f"Stopped experiment #{experiment.pk} of {name}."))
 
     def handle_status(self, *, name: str, **options):
-        running = experiment_running(name)
+        running = selectors.running_experiment(name)
         self.stdout.write(self.style.MIGRATE_HEADING(f"{name}: running experiment"))
         self.stdout.write(f"  {describe(running)}" if running else "  none")
-        recent = Experiment.objects.for_name(name).select_related("challenger", "champion")[:RECENT_SHOWN]
+        recent = selectors.experiments(name)[:RECENT_SHOWN]
         self.stdout.write(self.style.MIGRATE_HEADING(f"{name}: last {RECENT_SHOWN} experiments"))
         for experiment in recent:
             ended = f", ended {experiment.stopped_at:%Y-%m-%d %H:%M}" if experiment.stopped_at else ""
